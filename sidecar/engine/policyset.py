@@ -1,0 +1,89 @@
+"""The policy sets a decision reads, each statement list with a per-action index.
+
+A :class:`PolicyGroup` holds the statements of one or more policies (all identity policies of
+a principal, one SCP level, …). ``for_action`` answers "which of my statements can match this
+action?" from a memo filled on first use and bounded in size, so a request touches only a
+handful of statements whatever the snapshot's size. The memo is a cache of a pure function of
+immutable data: filling it needs no lock (a dict store is atomic under the GIL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ..policy.document import Policy, Statement
+
+Candidates = tuple[tuple[Statement, ...], tuple[Statement, ...]]  # (denies, allows)
+
+# AWS's documented list of services that support RCPs (reference §3.2, §9 item 11).
+DEFAULT_RCP_SERVICES = frozenset(
+    {"s3", "sts", "kms", "sqs", "secretsmanager", "ecr", "aoss", "cognito-identity", "logs", "dynamodb"}
+)
+
+
+class PolicyGroup:
+    __slots__ = ("_memo", "max_memo", "policies", "statements")
+
+    def __init__(
+        self,
+        policies: Iterable[Policy] = (),
+        *,
+        statements: Iterable[Statement] | None = None,
+        max_memo: int = 4096,
+    ) -> None:
+        self.policies = tuple(policies)
+        if statements is None:
+            statements = [st for p in self.policies for st in p.statements]
+        self.statements = tuple(statements)
+        self.max_memo = max_memo
+        self._memo: dict[str, Candidates] = {}
+
+    def for_action(self, action: str) -> Candidates:
+        """Deny and Allow statements whose Action/NotAction matches ``action`` (lower-case)."""
+        hit = self._memo.get(action)
+        if hit is not None:
+            return hit
+        denies = tuple(st for st in self.statements if not st.allow and st.action_match(action))
+        allows = tuple(st for st in self.statements if st.allow and st.action_match(action))
+        memo = self._memo
+        if len(memo) >= self.max_memo:
+            memo.clear()  # bounded: a flood of distinct actions cannot grow memory
+        memo[action] = (denies, allows)
+        return denies, allows
+
+    def __len__(self) -> int:
+        return len(self.statements)
+
+
+EMPTY_GROUP = PolicyGroup()
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """``service_rules``: the optional AWS service behaviours of §9 item 21 (off by default).
+    ``rcp_services``: services RCPs apply to; None means every service."""
+
+    service_rules: bool = False
+    rcp_services: frozenset[str] | None = field(default=DEFAULT_RCP_SERVICES)
+
+
+DEFAULT_ENGINE_OPTIONS = EngineOptions()
+
+
+@dataclass(frozen=True)
+class PolicySets:
+    """Everything in force for one principal (and the target resource).
+
+    ``resource`` None: the resource has no resource-based policy. ``boundary`` None: no
+    permissions boundary. ``session`` None: no session policies were passed. ``scp_levels``
+    empty: the principal's account is not governed by SCPs; ``rcp_levels`` likewise for the
+    resource's account. RCPFullAWSAccess is implied at every RCP level (only Denies bite)."""
+
+    identity: PolicyGroup = EMPTY_GROUP
+    resource: PolicyGroup | None = None
+    boundary: PolicyGroup | None = None
+    scp_levels: tuple[PolicyGroup, ...] = ()
+    rcp_levels: tuple[PolicyGroup, ...] = ()
+    session: PolicyGroup | None = None
+    options: EngineOptions = DEFAULT_ENGINE_OPTIONS

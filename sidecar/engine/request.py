@@ -1,0 +1,93 @@
+"""The question: principal, action, resource, resource owner and request context."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..policy.conditions import AMBIGUOUS
+from ..policy.patterns import split_resource
+from .principal import Principal
+
+ContextInput = Mapping[str, object]
+
+
+def context_value(value: object) -> str | tuple[str, ...]:
+    """A context value in engine form: ``str``, or a tuple for a multivalued key."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return tuple(context_value(v) for v in value)  # type: ignore[misc]
+    return str(value)
+
+
+def normalize_context(context: ContextInput) -> dict[str, object]:
+    """Lower-case the keys (context keys ignore case) and freeze lists into tuples. A key
+    given twice with different values in different case is marked ambiguous (§9 item 15)."""
+    out: dict[str, object] = {}
+    for key, value in context.items():
+        low = key.lower()
+        v = context_value(value)
+        if low in out and out[low] != v:
+            out[low] = AMBIGUOUS
+        else:
+            out[low] = v
+    return out
+
+
+class Request:
+    """One authorization question. ``context`` is already normalised (lower-case keys)."""
+
+    __slots__ = (
+        "action",
+        "action_lower",
+        "context",
+        "explain",
+        "principal",
+        "resource",
+        "resource_account",
+        "resource_split",
+        "service",
+    )
+
+    def __init__(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        *,
+        resource_account: str | None = None,
+        context: ContextInput | None = None,
+        explain: bool = False,
+        normalized: bool = False,
+    ) -> None:
+        self.principal = principal
+        self.action = action
+        self.action_lower = action.lower()
+        self.service = self.action_lower.partition(":")[0]
+        self.resource = resource
+        self.resource_split = split_resource(resource)
+        self.resource_account = resource_account or None
+        if context is None:
+            self.context: Mapping[str, object] = {}
+        elif normalized:
+            self.context = context
+        else:
+            self.context = normalize_context(context)
+        self.explain = explain
+
+    def owner_account(self) -> str:
+        """Resource ownership: the given account, else the ARN's account, else the principal's."""
+        if self.resource_account:
+            return self.resource_account
+        if self.resource_split is not None:
+            account = self.resource.split(":", 5)[4]
+            if account:
+                return account
+        return self.principal.account
+
+    def resource_partition(self) -> str | None:
+        if self.resource_split is None:
+            return None
+        return self.resource.split(":", 2)[1]

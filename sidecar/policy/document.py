@@ -1,0 +1,697 @@
+"""Parse and validate IAM JSON policy documents of every kind, and compile their statements.
+
+:func:`validate_policy` returns **every** problem at once (JSON path + IAM-style code);
+:func:`parse_policy` returns a compiled :class:`Policy` or raises
+:class:`~sidecar.policy.errors.PolicyValidationError` listing them. The rules are those of
+reference §1 (grammar, invalid combinations, principals, sizes, characters, Sids, versions).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .arn import PARTITIONS, is_account_id, parse_arn
+from .conditions import Condition, compile_condition
+from .errors import LIMIT_EXCEEDED, MALFORMED, Path, PolicyValidationError, Problem, Severity
+from .jsonload import JsonObject, compact_size, loads
+from .patterns import ALWAYS, Matcher, ResourcePattern, action_is_unmatchable, compile_action
+from .variables import Context, malformed_variables, parse_template, split_template
+
+VERSION_2012 = "2012-10-17"
+VERSION_2008 = "2008-10-17"
+
+
+class PolicyKind(StrEnum):
+    """Where a policy is attached; it decides which elements are required or forbidden."""
+
+    IDENTITY = "identity"
+    RESOURCE = "resource"
+    TRUST = "trust"
+    BOUNDARY = "boundary"
+    SCP = "scp"
+    RCP = "rcp"
+    SESSION = "session"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    PolicyKind.IDENTITY: "identity-based policy",
+    PolicyKind.RESOURCE: "resource-based policy",
+    PolicyKind.TRUST: "role trust policy",
+    PolicyKind.BOUNDARY: "permissions boundary",
+    PolicyKind.SCP: "service control policy",
+    PolicyKind.RCP: "resource control policy",
+    PolicyKind.SESSION: "session policy",
+}
+
+# Size limits in characters (reference §1.7). Whitespace is not counted, except for SCPs and
+# RCPs where every character counts (measured on the text when it is given).
+DEFAULT_SIZE_LIMITS: Mapping[PolicyKind, int] = {
+    PolicyKind.IDENTITY: 6144,  # customer-managed policy
+    PolicyKind.BOUNDARY: 6144,
+    PolicyKind.TRUST: 2048,  # adjustable to 4096 and maybe more (§9 item 8): configurable
+    PolicyKind.SESSION: 2048,
+    PolicyKind.SCP: 5120,
+    PolicyKind.RCP: 5120,
+    PolicyKind.RESOURCE: 20480,  # S3's bucket-policy limit, the largest common one
+}
+WIRE_LIMIT = 131072  # the PolicyDocument API parameter
+
+_SID_IAM = re.compile(r"[A-Za-z0-9]*")
+_UNIQUE_ID = re.compile(r"A(?:IDA|ROA)[A-Z0-9]{12,124}")
+_CANONICAL_USER = re.compile(r"[0-9a-f]{64}")
+_TOP_KEYS = ("Version", "Id", "Statement")
+_STATEMENT_KEYS = (
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+)
+_PRINCIPAL_TYPES = ("AWS", "Service", "Federated", "CanonicalUser")
+_IDENTITY_SERVICES = ("iam", "sts")
+
+
+@dataclass(frozen=True)
+class ValidationOptions:
+    """Knobs for validation. ``strict`` turns the warnings IAM itself only warns about (type
+    mismatches in condition values, ``Id`` in identity policies) into errors."""
+
+    size_limits: Mapping[PolicyKind, int] = field(default_factory=lambda: dict(DEFAULT_SIZE_LIMITS))
+    strict: bool = False
+    # None: IAM's alphanumeric Sids for IAM-stored kinds, any text for resource policies.
+    relaxed_sid: bool | None = None
+    check_size: bool = True
+
+    def size_limit(self, kind: PolicyKind) -> int:
+        return self.size_limits.get(kind, DEFAULT_SIZE_LIMITS[kind])
+
+
+DEFAULT_OPTIONS = ValidationOptions()
+
+
+# --- compiled form -------------------------------------------------------------------------
+
+
+class PrincipalSet:
+    """The entries of a Principal / NotPrincipal element, sorted by what they can match."""
+
+    __slots__ = (
+        "accounts",
+        "any",
+        "canonical_users",
+        "federated",
+        "federated_users",
+        "roles",
+        "services",
+        "sessions",
+        "unique_ids",
+        "users",
+    )
+
+    def __init__(self) -> None:
+        self.any = False
+        self.accounts: set[str] = set()
+        self.users: set[str] = set()
+        self.roles: set[tuple[str, str, str]] = set()  # (partition, account, role name)
+        self.sessions: set[str] = set()
+        self.federated_users: set[str] = set()
+        self.unique_ids: set[str] = set()
+        self.services: set[str] = set()
+        self.federated: set[str] = set()
+        self.canonical_users: set[str] = set()
+
+
+class Statement:
+    """One compiled statement. ``policy`` names the policy it came from (for explanations)."""
+
+    __slots__ = (
+        "action_match",
+        "actions",
+        "allow",
+        "condition",
+        "index",
+        "not_principal",
+        "not_resource",
+        "policy",
+        "principal",
+        "resource_all",
+        "resources",
+        "sid",
+    )
+
+    def __init__(self) -> None:
+        self.allow = False
+        self.sid: str | None = None
+        self.index = 0
+        self.policy: PolicyRef = PolicyRef(PolicyKind.IDENTITY, "")
+        self.actions: tuple[str, ...] = ()
+        self.action_match: Callable[[str], bool] = _no_action
+        self.resources: tuple[ResourcePattern, ...] | None = None  # None: trust policy
+        self.not_resource = False
+        self.resource_all = True
+        self.principal: PrincipalSet | None = None
+        self.not_principal = False
+        self.condition: Condition | None = None
+
+    @property
+    def effect(self) -> str:
+        return "Allow" if self.allow else "Deny"
+
+    def matches_resource(self, split: tuple[str, str] | None, ctx: Context) -> bool:
+        if self.resource_all:
+            return True
+        assert self.resources is not None
+        hit = False
+        for pattern in self.resources:
+            if pattern.matches(split, ctx):
+                hit = True
+                break
+        return hit != self.not_resource
+
+    def __repr__(self) -> str:
+        return f"<Statement {self.policy.name}#{self.index} {self.effect} sid={self.sid!r}>"
+
+
+def _no_action(_: str) -> bool:
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRef:
+    """Which policy a statement belongs to: its kind and its name or ARN."""
+
+    kind: PolicyKind
+    name: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    kind: PolicyKind
+    name: str
+    version: str
+    statements: tuple[Statement, ...]
+    size: int
+    warnings: tuple[Problem, ...] = ()
+    id: str | None = None
+
+
+# --- validation + compilation --------------------------------------------------------------
+
+
+class _Checker:
+    def __init__(self, kind: PolicyKind, options: ValidationOptions) -> None:
+        self.kind = kind
+        self.options = options
+        self.problems: list[Problem] = []
+
+    def error(self, path: Path, message: str, code: str = MALFORMED) -> None:
+        self.problems.append(Problem(path, code, message))
+
+    def warn(self, path: Path, message: str, code: str = MALFORMED) -> None:
+        self.problems.append(Problem(path, code, message, Severity.WARNING))
+
+
+def _load(source: str | bytes | Mapping[str, Any], checker: _Checker) -> tuple[Any, str | None]:
+    if isinstance(source, Mapping):
+        return source, None
+    text = source.decode("utf-8", errors="replace") if isinstance(source, bytes | bytearray) else source
+    try:
+        return loads(text), text
+    except (ValueError, RecursionError) as exc:
+        checker.error((), f"the policy is not valid JSON: {exc}")
+        return None, text
+
+
+def _check_duplicates(value: Any, path: Path, checker: _Checker) -> None:
+    if isinstance(value, JsonObject):
+        for key in value.duplicates:
+            checker.error((*path, key), f"duplicate key {key!r}")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_duplicates(item, (*path, key), checker)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_duplicates(item, (*path, i), checker)
+
+
+def _bad_char(text: str) -> str | None:
+    for ch in text:
+        o = ord(ch)
+        if not (o in (0x09, 0x0A, 0x0D) or 0x20 <= o <= 0xFF):
+            return ch
+    return None
+
+
+def _check_characters(value: Any, path: Path, checker: _Checker) -> None:
+    """Only U+0009, U+000A, U+000D and U+0020–U+00FF are allowed (reference §1.1)."""
+    if isinstance(value, str):
+        ch = _bad_char(value)
+        if ch is not None:
+            checker.error(path, f"character U+{ord(ch):04X} is not allowed in a policy document")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and _bad_char(key) is not None:
+                checker.error(
+                    (*path, key),
+                    f"character U+{ord(_bad_char(key) or ' '):04X} is not allowed in a policy document",
+                )
+            _check_characters(item, (*path, key), checker)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_characters(item, (*path, i), checker)
+
+
+def _string_list(value: Any, path: Path, checker: _Checker, what: str) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        if not value:
+            checker.error(path, f"{what} must not be an empty list")
+            return None
+        if all(isinstance(v, str) for v in value):
+            return list(value)
+        for i, v in enumerate(value):
+            if not isinstance(v, str):
+                checker.error((*path, i), f"{what} entries must be strings")
+        return None
+    checker.error(path, f"{what} must be a string or a list of strings")
+    return None
+
+
+def _compile_actions(
+    value: Any, path: Path, checker: _Checker, negate: bool
+) -> tuple[tuple[str, ...], Callable[[str], bool]]:
+    entries = _string_list(value, path, checker, "Action")
+    if entries is None:
+        return (), _no_action
+    for i, entry in enumerate(entries):
+        where = (*path, i) if isinstance(value, list) else path
+        if entry == "*":
+            continue
+        if ":" not in entry:
+            checker.error(where, f"action {entry!r} must be prefaced by a service prefix (service:Action)")
+        elif action_is_unmatchable(entry):
+            checker.warn(where, f"action {entry!r} can never match (empty name, whitespace or a comma)")
+        elif "*" in entry.partition(":")[0] or "?" in entry.partition(":")[0]:
+            checker.warn(
+                where,
+                f"action {entry!r}: wildcards in the service prefix are compared "
+                "literally, so it can never match",
+            )
+        if "${" in entry:
+            checker.warn(where, "policy variables are not supported in Action; the text is literal")
+    matchers = tuple(dict.fromkeys(compile_action(e) for e in entries))
+    if ALWAYS in matchers:
+        matchers = (ALWAYS,)
+    return tuple(entries), _any_of(matchers, negate)
+
+
+def _any_of(matchers: Sequence[Matcher], negate: bool) -> Callable[[str], bool]:
+    if len(matchers) == 1:
+        only = matchers[0]
+        if negate:
+            return lambda a: not only(a)
+        return lambda a: bool(only(a))
+    if negate:
+        return lambda a: not any(m(a) for m in matchers)
+    return lambda a: any(m(a) for m in matchers)
+
+
+def _compile_resources(
+    value: Any, path: Path, checker: _Checker, variables: bool
+) -> tuple[ResourcePattern, ...] | None:
+    entries = _string_list(value, path, checker, "Resource")
+    if entries is None:
+        return None
+    patterns = []
+    for i, entry in enumerate(entries):
+        where = (*path, i) if isinstance(value, list) else path
+        template = parse_template(entry, variables=variables)
+        if entry != "*" and not _check_resource_entry(entry, template, where, checker):
+            continue
+        patterns.append(ResourcePattern(template))
+    return tuple(patterns)
+
+
+def _check_resource_entry(entry: str, template: Any, where: Path, checker: _Checker) -> bool:
+    parts = split_template(template, ":", 5)
+    if not entry.startswith("arn:") or len(parts) < 6:
+        checker.error(where, f'Resource {entry} must be in ARN format or "*" (six colon-separated parts)')
+        return False
+    ok = True
+    if any(not p.is_static for p in parts[:5]):
+        checker.error(where, f"Resource {entry}: a policy variable may appear only after the fifth colon")
+        ok = False
+    for bad in malformed_variables(entry):
+        checker.warn(where, f"{bad} is not a policy variable; it is matched as text")
+    service = parts[2].source.lower()
+    rest = parts[5].source
+    if service in _IDENTITY_SERVICES and rest != "*":
+        head = rest.split("/", 1)[0] if "/" in rest else rest
+        if "*" in head or "?" in head:
+            checker.error(where, f"Resource {entry}: a wildcard is not allowed in the resource-type prefix")
+            ok = False
+    return ok
+
+
+def _compile_principal(value: Any, path: Path, checker: _Checker) -> PrincipalSet | None:
+    result = PrincipalSet()
+    if isinstance(value, str):
+        if value == "*":
+            result.any = True
+            return result
+        checker.error(path, 'a Principal string must be "*"; use {"AWS": ...} for principals')
+        return None
+    if not isinstance(value, Mapping) or not value:
+        checker.error(path, 'Principal must be "*" or a non-empty object of principal types')
+        return None
+    ok = True
+    for ptype, raw in value.items():
+        where = (*path, ptype)
+        if ptype not in _PRINCIPAL_TYPES:
+            checker.error(where, f"unknown principal type {ptype!r} (AWS, Service, Federated, CanonicalUser)")
+            ok = False
+            continue
+        entries = _string_list(raw, where, checker, f"Principal {ptype}")
+        if entries is None:
+            ok = False
+            continue
+        for i, entry in enumerate(entries):
+            at = (*where, i) if isinstance(raw, list) else where
+            ok = _add_principal(result, ptype, entry, at, checker) and ok
+    return result if ok else None
+
+
+def _add_principal(result: PrincipalSet, ptype: str, entry: str, at: Path, checker: _Checker) -> bool:
+    if ptype == "AWS":
+        if entry == "*":
+            result.any = True
+            return True
+        if "*" in entry or "?" in entry:
+            checker.error(
+                at,
+                f"Invalid principal in policy: {entry!r} (wildcards are not patterns in "
+                'principals; use "*" with an aws:PrincipalArn condition)',
+            )
+            return False
+        if is_account_id(entry):
+            result.accounts.add(entry)
+            return True
+        if _UNIQUE_ID.fullmatch(entry):
+            result.unique_ids.add(entry)
+            return True
+        arn = parse_arn(entry)
+        if arn is not None and arn.partition in PARTITIONS and is_account_id(arn.account) and not arn.region:
+            kind, _, rest = arn.resource.partition("/")
+            if arn.service == "iam" and arn.resource == "root":
+                result.accounts.add(arn.account)
+                return True
+            if arn.service == "iam" and kind == "user" and rest:
+                result.users.add(entry)
+                return True
+            if arn.service == "iam" and kind == "role" and rest:
+                result.roles.add((arn.partition, arn.account, arn.resource_name))
+                return True
+            if (
+                arn.service == "sts"
+                and kind == "assumed-role"
+                and rest.count("/") == 1
+                and all(rest.split("/"))
+            ):
+                result.sessions.add(entry)
+                return True
+            if arn.service == "sts" and kind == "federated-user" and rest and "/" not in rest:
+                result.federated_users.add(entry)
+                return True
+        checker.error(at, f"Invalid principal in policy: {entry!r}")
+        return False
+    if not entry or "*" in entry or "?" in entry or any(ch.isspace() for ch in entry):
+        checker.error(at, f"Invalid principal in policy: {ptype} {entry!r}")
+        return False
+    if ptype == "Service":
+        result.services.add(entry.lower())
+    elif ptype == "Federated":
+        result.federated.add(entry)
+    else:
+        if not _CANONICAL_USER.fullmatch(entry):
+            checker.error(at, f"Invalid principal in policy: CanonicalUser {entry!r} (64 hex digits)")
+            return False
+        result.canonical_users.add(entry)
+    return True
+
+
+def _check_statement(
+    raw: Any,
+    path: Path,
+    index: int,
+    checker: _Checker,
+    variables: bool,
+    ref: PolicyRef,
+    sids: dict[str, Path],
+) -> Statement | None:
+    kind = checker.kind
+    if not isinstance(raw, Mapping):
+        checker.error(path, "a statement must be an object")
+        return None
+    before = sum(p.is_error for p in checker.problems)
+    st = Statement()
+    st.index = index
+    st.policy = ref
+    for key in raw:
+        if key not in _STATEMENT_KEYS:
+            checker.error((*path, key), f"unknown statement element {key!r}")
+
+    sid = raw.get("Sid")
+    if "Sid" in raw:
+        relaxed = checker.options.relaxed_sid
+        if relaxed is None:
+            relaxed = kind is PolicyKind.RESOURCE
+        if not isinstance(sid, str):
+            checker.error((*path, "Sid"), "Sid must be a string")
+        else:
+            if not relaxed and not _SID_IAM.fullmatch(sid):
+                checker.error((*path, "Sid"), f"Sid {sid!r} must contain only letters and digits")
+            if sid and sid in sids:
+                checker.error(
+                    (*path, "Sid"), f"duplicate Sid {sid!r} (first at {'.'.join(map(str, sids[sid]))})"
+                )
+            elif sid:
+                sids[sid] = path
+            st.sid = sid
+
+    effect = raw.get("Effect")
+    if effect not in ("Allow", "Deny"):
+        if "Effect" not in raw:
+            checker.error(path, 'Effect is required ("Allow" or "Deny")')
+        else:
+            checker.error((*path, "Effect"), f'Effect must be exactly "Allow" or "Deny", not {effect!r}')
+    st.allow = effect == "Allow"
+
+    _check_principal_element(raw, path, st, checker)
+
+    has_action, has_not_action = "Action" in raw, "NotAction" in raw
+    if has_action and has_not_action:
+        checker.error(path, "a statement cannot have both Action and NotAction")
+    elif not has_action and not has_not_action:
+        checker.error(path, "Policy statement must contain actions (Action or NotAction)")
+    else:
+        key = "Action" if has_action else "NotAction"
+        st.actions, st.action_match = _compile_actions(raw[key], (*path, key), checker, negate=has_not_action)
+
+    has_res, has_not_res = "Resource" in raw, "NotResource" in raw
+    if kind is PolicyKind.TRUST:
+        for key in ("Resource", "NotResource"):
+            if key in raw:
+                checker.error(
+                    (*path, key), f"Has prohibited field {key}: a role trust policy applies to its own role"
+                )
+    elif has_res and has_not_res:
+        checker.error(path, "a statement cannot have both Resource and NotResource")
+    elif not has_res and not has_not_res:
+        checker.error(path, "Policy statement must contain resources (Resource or NotResource)")
+    else:
+        key = "Resource" if has_res else "NotResource"
+        patterns = _compile_resources(raw[key], (*path, key), checker, variables)
+        if patterns is not None:
+            st.resources = patterns
+            st.not_resource = has_not_res
+            st.resource_all = not has_not_res and any(p.is_any for p in patterns)
+
+    if "Condition" in raw:
+        problems: list[Problem] = []
+        st.condition = compile_condition(
+            raw["Condition"],
+            (*path, "Condition"),
+            problems,
+            variables=variables,
+            strict=checker.options.strict,
+        )
+        checker.problems.extend(problems)
+        if st.condition is not None and not st.condition.clauses:
+            st.condition = None
+
+    if kind is PolicyKind.RCP and effect == "Allow":
+        checker.error(
+            (*path, "Effect"),
+            "resource control policies may only Deny (RCPFullAWSAccess, the only Allow, is implied)",
+        )
+    errors_now = sum(p.is_error for p in checker.problems)
+    return st if errors_now == before else None
+
+
+def _check_principal_element(raw: Mapping[str, Any], path: Path, st: Statement, checker: _Checker) -> None:
+    kind = checker.kind
+    has_p, has_np = "Principal" in raw, "NotPrincipal" in raw
+    if kind in (PolicyKind.IDENTITY, PolicyKind.BOUNDARY, PolicyKind.SESSION, PolicyKind.SCP):
+        for key in ("Principal", "NotPrincipal"):
+            if key in raw:
+                checker.error(
+                    (*path, key), f"Has prohibited field {key}: {_a(kind.label)} must not specify a principal"
+                )
+        return
+    if has_p and has_np:
+        checker.error(path, "a statement cannot have both Principal and NotPrincipal")
+        return
+    if not has_p and not has_np:
+        checker.error(path, f"{_a(kind.label)} statement must contain a Principal")
+        return
+    if has_np:
+        if kind is not PolicyKind.RESOURCE:
+            checker.error((*path, "NotPrincipal"), f"NotPrincipal is not allowed in a {kind.label}")
+            return
+        if raw.get("Effect") == "Allow":
+            checker.error((*path, "NotPrincipal"), "NotPrincipal may only be used with Effect Deny")
+            return
+    key = "Principal" if has_p else "NotPrincipal"
+    principal = _compile_principal(raw[key], (*path, key), checker)
+    if kind is PolicyKind.RCP and principal is not None and not (raw[key] == "*" or raw[key] == {"AWS": "*"}):
+        checker.error((*path, key), 'a resource control policy statement must have Principal "*"')
+    st.principal = principal
+    st.not_principal = has_np
+
+
+def _a(label: str) -> str:
+    return ("an " if label[0] in "aeiou" else "a ") + label
+
+
+def _policy_size(doc: Any, text: str | None, kind: PolicyKind) -> int:
+    if text is not None and kind in (PolicyKind.SCP, PolicyKind.RCP):
+        return len(text)
+    return compact_size(doc)
+
+
+def _check(
+    source: str | bytes | Mapping[str, Any], kind: PolicyKind, options: ValidationOptions, name: str
+) -> tuple[list[Problem], Policy | None]:
+    checker = _Checker(kind, options)
+    doc, text = _load(source, checker)
+    if doc is None:
+        return checker.problems, None
+    if not isinstance(doc, Mapping):
+        checker.error((), "a policy document must be a JSON object")
+        return checker.problems, None
+    _check_duplicates(doc, (), checker)
+    _check_characters(doc, (), checker)
+
+    for key in doc:
+        if key not in _TOP_KEYS:
+            checker.error((key,), f"unknown policy element {key!r}")
+    version = doc.get("Version", VERSION_2008)
+    if "Version" in doc and version not in (VERSION_2012, VERSION_2008):
+        checker.error(
+            ("Version",),
+            f'The policy must contain a valid version string ("{VERSION_2012}" '
+            f'or "{VERSION_2008}"), not {version!r}',
+        )
+        version = VERSION_2012
+    if kind is PolicyKind.RCP and version != VERSION_2012:
+        checker.error(("Version",), f'a resource control policy must say "Version": "{VERSION_2012}"')
+    if "Version" not in doc:
+        checker.warn(
+            ("Version",), f"no Version: read as {VERSION_2008}, so policy variables are not substituted"
+        )
+    policy_id = doc.get("Id")
+    if "Id" in doc:
+        if not isinstance(policy_id, str):
+            checker.error(("Id",), "Id must be a string")
+        elif kind in (PolicyKind.IDENTITY, PolicyKind.BOUNDARY, PolicyKind.SESSION):
+            message = f"Id is not used in a {kind.label} (accepted and ignored)"
+            (checker.error if options.strict else checker.warn)(("Id",), message)
+
+    statements: list[Statement] = []
+    if "Statement" not in doc:
+        checker.error((), "a policy must contain a Statement")
+    else:
+        raw = doc["Statement"]
+        variables = version == VERSION_2012
+        sids: dict[str, Path] = {}
+        ref = PolicyRef(kind, name)
+        if isinstance(raw, Mapping):
+            st = _check_statement(raw, ("Statement",), 0, checker, variables, ref, sids)
+            statements = [st] if st else []
+        elif isinstance(raw, list) and raw:
+            for i, item in enumerate(raw):
+                st = _check_statement(item, ("Statement", i), i, checker, variables, ref, sids)
+                if st is not None:
+                    statements.append(st)
+        else:
+            checker.error(("Statement",), "Statement must be an object or a non-empty list of objects")
+
+    size = _policy_size(doc, text, kind)
+    if options.check_size:
+        limit = options.size_limit(kind)
+        if size > limit:
+            checker.error((), f"the {kind.label} is {size} characters; the limit is {limit}", LIMIT_EXCEEDED)
+        elif size > WIRE_LIMIT:
+            checker.error((), f"the document is {size} characters; the limit is {WIRE_LIMIT}", LIMIT_EXCEEDED)
+
+    problems = checker.problems
+    if any(p.is_error for p in problems):
+        return problems, None
+    warnings = tuple(p for p in problems if not p.is_error)
+    policy = Policy(
+        kind,
+        name,
+        str(version),
+        tuple(statements),
+        size,
+        warnings,
+        policy_id if isinstance(policy_id, str) else None,
+    )
+    return problems, policy
+
+
+def validate_policy(
+    source: str | bytes | Mapping[str, Any],
+    kind: PolicyKind | str,
+    *,
+    options: ValidationOptions = DEFAULT_OPTIONS,
+) -> list[Problem]:
+    """Every problem (errors and warnings) of a policy document of the given kind."""
+    return _check(source, PolicyKind(kind), options, "")[0]
+
+
+def parse_policy(
+    source: str | bytes | Mapping[str, Any],
+    kind: PolicyKind | str,
+    *,
+    name: str = "",
+    options: ValidationOptions = DEFAULT_OPTIONS,
+) -> Policy:
+    """Validate and compile a policy; raises PolicyValidationError listing every problem."""
+    problems, policy = _check(source, PolicyKind(kind), options, name)
+    if policy is None:
+        raise PolicyValidationError(problems)
+    return policy

@@ -1,0 +1,1 @@
+"""gRPC servicers, health, metrics and decision logs. Not built yet."""

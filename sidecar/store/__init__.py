@@ -1,0 +1,1 @@
+"""Which snapshot is live: atomic activation, versions, persistence. Not built yet."""

@@ -1,0 +1,1 @@
+"""AssumeRole and session credentials. Not built yet."""
