@@ -104,13 +104,14 @@ def not_principal_excludes(ps: PrincipalSet, p: Principal) -> bool:
 class _Evaluation:
     """The state of one decision; a plain object so the helpers share it without globals."""
 
-    __slots__ = ("ctx", "has_boundary", "principal", "request", "split")
+    __slots__ = ("ctx", "has_boundary", "norm", "principal", "request", "split")
 
     def __init__(self, request: Request, ctx: Context, has_boundary: bool) -> None:
         self.request = request
         self.principal = request.principal
         self.ctx = ctx
         self.split = request.resource_split
+        self.norm = request.resource_norm
         self.has_boundary = has_boundary
 
     def principal_applies(self, st: Statement) -> bool:
@@ -127,33 +128,54 @@ class _Evaluation:
             return not not_principal_excludes(ps, self.principal)
         return principal_level(ps, self.principal) != NO_MATCH
 
+    def applicable(
+        self, statements: tuple[Statement, ...], out: list[Statement] | None = None
+    ) -> Statement | None:
+        """The first statement that applies (resource, principal, condition; the action index
+        already matched the action). With ``out``, collect every one instead. Inlined: this
+        loop is the hot path of every decision."""
+        ctx, split, norm = self.ctx, self.split, self.norm
+        for st in statements:
+            if not st.resource_all and not st.matches_resource(split, ctx, norm):
+                continue
+            if st.principal is not None and not self.principal_applies(st):
+                continue
+            cond = st.condition
+            if cond is not None:
+                for clause in cond.clauses:
+                    if not clause.evaluate(ctx):
+                        break
+                else:
+                    cond = None
+                if cond is not None:
+                    continue
+            if out is None:
+                return st
+            out.append(st)
+        return None
+
     def applies(self, st: Statement) -> bool:
-        """Resource, principal and condition (the action was matched by the index)."""
-        if not st.matches_resource(self.split, self.ctx):
-            return False
-        if st.principal is not None and not self.principal_applies(st):
-            return False
-        cond = st.condition
-        return cond is None or cond.evaluate(self.ctx)
+        return self.applicable((st,)) is not None
 
     def denies(self, group: PolicyGroup, action: str, out: list[Statement], all_of_them: bool) -> None:
-        for st in group.for_action(action)[0]:
-            if self.applies(st):
-                out.append(st)
-                if not all_of_them:
-                    return
+        denies = group.for_action(action)[0]
+        if not denies:
+            return
+        if all_of_them:
+            self.applicable(denies, out)
+            return
+        st = self.applicable(denies)
+        if st is not None:
+            out.append(st)
 
     def first_allow(self, group: PolicyGroup, action: str) -> Statement | None:
-        for st in group.for_action(action)[1]:
-            if self.applies(st):
-                return st
-        return None
+        return self.applicable(group.for_action(action)[1])
 
     def best_resource_allow(self, group: PolicyGroup, action: str) -> tuple[int, Statement | None]:
         best, best_st = NO_MATCH, None
         p = self.principal
         for st in group.for_action(action)[1]:
-            if st.principal is None or not st.matches_resource(self.split, self.ctx):
+            if st.principal is None or not st.matches_resource(self.split, self.ctx, self.norm):
                 continue
             level = principal_level(st.principal, p)
             if level > best and (st.condition is None or st.condition.evaluate(self.ctx)):
@@ -182,7 +204,7 @@ def build_context(request: Request, now: float | None) -> dict[str, object]:
     """Derived keys (principal, resource account, clock) overlaid by the request's own keys.
     The gRPC server never lets a caller set principal keys; the test runner may (FORMAT.md)."""
     ctx = dict(request.principal.context)
-    owner = request.owner_account()
+    owner = request.owner
     if owner:
         ctx["aws:resourceaccount"] = owner
     if now is not None:
@@ -252,9 +274,10 @@ def _decide(request: Request, sets: PolicySets, ctx: Context) -> Decision:
         return Decision(EXPLICIT, f"explicitly denied by a {first.label}", tuple(denied), first)
 
     # Step 3: service rules that no policy can override.
-    rule = _service_rule(request, sets)
-    if rule is not None:
-        return Decision(IMPLICIT, rule)
+    if request.service == "sts" or sets.options.service_rules:
+        rule = _service_rule(request, sets)
+        if rule is not None:
+            return Decision(IMPLICIT, rule)
 
     if p.kind is PrincipalKind.ANONYMOUS or p.kind is PrincipalKind.SERVICE:
         return _decide_without_identity(ev, request, sets)
@@ -280,8 +303,8 @@ def _decide(request: Request, sets: PolicySets, ctx: Context) -> Decision:
         level, rbp_st = ev.best_resource_allow(sets.resource, action)
         if rbp_st is not None:
             matched.append(rbp_st)
-    owner = request.owner_account()
-    partition = request.resource_partition()
+    owner = request.owner
+    partition = request.partition
     cross_partition = partition is not None and partition != p.partition and partition != "*"
     trust_request = action in TRUST_ACTIONS and _is_role_arn(request)
     needs_rbp = trust_request or _is_kms_key(request)

@@ -44,9 +44,12 @@ class Request:
         "action_lower",
         "context",
         "explain",
+        "owner",
+        "partition",
         "principal",
         "resource",
         "resource_account",
+        "resource_norm",
         "resource_split",
         "service",
     )
@@ -67,8 +70,13 @@ class Request:
         self.action_lower = action.lower()
         self.service = self.action_lower.partition(":")[0]
         self.resource = resource
-        self.resource_split = split_resource(resource)
+        split = self.resource_split = split_resource(resource)
+        self.resource_norm = None if split is None else split[0] + ":" + split[1]
         self.resource_account = resource_account or None
+        arn_parts = resource.split(":", 5) if split is not None else None
+        # Resource ownership: the given account, else the ARN's account, else the principal's.
+        self.owner: str = resource_account or (arn_parts[4] if arn_parts else "") or principal.account
+        self.partition: str | None = arn_parts[1] if arn_parts else None
         if context is None:
             self.context: Mapping[str, object] = {}
         elif normalized:
@@ -78,16 +86,7 @@ class Request:
         self.explain = explain
 
     def owner_account(self) -> str:
-        """Resource ownership: the given account, else the ARN's account, else the principal's."""
-        if self.resource_account:
-            return self.resource_account
-        if self.resource_split is not None:
-            account = self.resource.split(":", 5)[4]
-            if account:
-                return account
-        return self.principal.account
+        return self.owner
 
     def resource_partition(self) -> str | None:
-        if self.resource_split is None:
-            return None
-        return self.resource.split(":", 2)[1]
+        return self.partition

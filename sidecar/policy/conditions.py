@@ -193,8 +193,14 @@ class Clause:
         if not values or values == ("",):
             return self.set_op == SET_ALL
         if self.set_op == SET_ALL:
-            return all(self.test(x, ctx) for x in values)
-        return any(self.test(x, ctx) for x in values)
+            for x in values:
+                if not self.test(x, ctx):
+                    return False
+            return True
+        for x in values:
+            if self.test(x, ctx):
+                return True
+        return False
 
     def is_missing(self, ctx: Context) -> bool:
         """The key this clause reads is absent (used to explain a failed condition)."""
@@ -294,8 +300,14 @@ class TypedClause(Clause):
         if self.negated:
             if self.policy_unparseable:
                 return False
-            return all(not compare(parsed, v) for v in self.values)
-        return any(compare(parsed, v) for v in self.values)
+            for v in self.values:
+                if compare(parsed, v):
+                    return False
+            return True
+        for v in self.values:
+            if compare(parsed, v):
+                return True
+        return False
 
 
 class NumericClause(TypedClause):
@@ -421,7 +433,10 @@ class Condition:
         self.keys = tuple(dict.fromkeys(c.source_key for c in self.clauses))
 
     def evaluate(self, ctx: Context) -> bool:
-        return all(clause.evaluate(ctx) for clause in self.clauses)
+        for clause in self.clauses:  # a plain loop: cheaper than all() on the hot path
+            if not clause.evaluate(ctx):
+                return False
+        return True
 
     def missing_keys(self, ctx: Context) -> tuple[str, ...]:
         """Keys whose absence made a clause false (for explanations)."""

@@ -18,7 +18,15 @@ from .arn import PARTITIONS, is_account_id, parse_arn
 from .conditions import Condition, compile_condition
 from .errors import LIMIT_EXCEEDED, MALFORMED, Path, PolicyValidationError, Problem, Severity
 from .jsonload import JsonObject, compact_size, loads
-from .patterns import ALWAYS, Matcher, ResourcePattern, action_is_unmatchable, compile_action
+from .patterns import (
+    ALWAYS,
+    NEVER,
+    Matcher,
+    ResourcePattern,
+    action_is_unmatchable,
+    compile_action,
+    compile_static_resources,
+)
 from .variables import Context, malformed_variables, parse_template, split_template
 
 VERSION_2012 = "2012-10-17"
@@ -147,6 +155,8 @@ class Statement:
         "policy",
         "principal",
         "resource_all",
+        "resource_static",
+        "resource_templates",
         "resources",
         "sid",
     )
@@ -161,6 +171,10 @@ class Statement:
         self.resources: tuple[ResourcePattern, ...] | None = None  # None: trust policy
         self.not_resource = False
         self.resource_all = True
+        # Resource matching, precompiled: all static entries as one matcher over the
+        # normalised resource, plus the entries that hold policy variables.
+        self.resource_static: Matcher = NEVER
+        self.resource_templates: tuple[ResourcePattern, ...] = ()
         self.principal: PrincipalSet | None = None
         self.not_principal = False
         self.condition: Condition | None = None
@@ -169,15 +183,33 @@ class Statement:
     def effect(self) -> str:
         return "Allow" if self.allow else "Deny"
 
-    def matches_resource(self, split: tuple[str, str] | None, ctx: Context) -> bool:
+    def set_resources(self, patterns: tuple[ResourcePattern, ...], negate: bool) -> None:
+        self.resources = patterns
+        self.not_resource = negate
+        if any(p.is_any for p in patterns):
+            # "*" matches every resource: Resource "*" always applies, NotResource "*" never.
+            self.resource_all = not negate
+            self.resource_static = ALWAYS
+            self.resource_templates = ()
+            return
+        self.resource_all = False
+        self.resource_static = compile_static_resources([p for p in patterns if p.rest_template is None])
+        self.resource_templates = tuple(p for p in patterns if p.rest_template is not None)
+
+    def matches_resource(self, split: tuple[str, str] | None, ctx: Context, norm: str | None = None) -> bool:
+        """Resource/NotResource against the request resource (``split`` by split_resource;
+        ``norm`` by normalize_resource, computed here when not given)."""
         if self.resource_all:
             return True
-        assert self.resources is not None
-        hit = False
-        for pattern in self.resources:
-            if pattern.matches(split, ctx):
-                hit = True
-                break
+        if split is None:
+            hit = self.resource_static is ALWAYS
+        else:
+            hit = bool(self.resource_static(norm or split[0] + ":" + split[1]))
+            if not hit:
+                for pattern in self.resource_templates:
+                    if pattern.matches(split, ctx):
+                        hit = True
+                        break
         return hit != self.not_resource
 
     def __repr__(self) -> str:
@@ -525,9 +557,7 @@ def _check_statement(
         key = "Resource" if has_res else "NotResource"
         patterns = _compile_resources(raw[key], (*path, key), checker, variables)
         if patterns is not None:
-            st.resources = patterns
-            st.not_resource = has_not_res
-            st.resource_all = not has_not_res and any(p.is_any for p in patterns)
+            st.set_resources(patterns, has_not_res)
 
     if "Condition" in raw:
         problems: list[Problem] = []

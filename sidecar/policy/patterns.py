@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
-from .variables import Piece, Template, split_template
+from .variables import Context, Piece, Template, split_template
 
 Matcher = Callable[[str], object]  # truthy when the string matches
 
@@ -209,13 +209,22 @@ def split_resource(resource: str) -> tuple[str, str] | None:
     return ":".join(parts[:5]).lower(), parts[5]
 
 
+def normalize_resource(resource: str) -> str | None:
+    """The resource with partition, service, region and account lower-cased (they compare
+    without case), or None when it is not an ARN. Static patterns match this string."""
+    split = split_resource(resource)
+    return None if split is None else split[0] + ":" + split[1]
+
+
 class ResourcePattern:
     """One entry of Resource/NotResource, compiled.
 
     ``matches`` takes the request resource already split by :func:`split_resource`.
-    An entry whose variable cannot be resolved matches nothing (reference §5)."""
+    An entry whose variable cannot be resolved matches nothing (reference §5). A static entry
+    also exposes ``exact`` or ``regex`` over the normalised resource (:func:`normalize_resource`)
+    so a statement can fold all its entries into one matcher."""
 
-    __slots__ = ("is_any", "prefix", "rest", "rest_template", "source")
+    __slots__ = ("exact", "is_any", "prefix", "regex", "rest", "rest_template", "source", "starts_with")
 
     def __init__(self, template: Template) -> None:
         self.source = template.source
@@ -223,6 +232,9 @@ class ResourcePattern:
         self.rest: Matcher = NEVER
         self.rest_template: Template | None = None
         self.prefix: Matcher = NEVER
+        self.exact: str | None = None
+        self.regex: str | None = None
+        self.starts_with: str | None = None  # set when the entry is "literal*"
         if self.is_any:
             return
         parts = split_template(template, ":", 5)
@@ -236,11 +248,29 @@ class ResourcePattern:
         self.prefix = compile_pieces(prefix_pieces, star="[^:]*", one="[^:]")
         rest = parts[5]
         if rest.is_static:
-            self.rest = compile_pieces(rest.static_pieces() or (("", False),))
+            rest_pieces = rest.static_pieces() or (("", False),)
+            self.rest = compile_pieces(rest_pieces)
+            head = "".join(t for t, _ in prefix_pieces) + ":"
+            last_text, last_wild = rest_pieces[-1]
+            if (
+                not has_wildcard(prefix_pieces)
+                and last_wild
+                and last_text.endswith("*")
+                and not has_wildcard((*rest_pieces[:-1], (last_text[:-1], True)))
+            ):
+                self.starts_with = head + "".join(t for t, _ in rest_pieces)[:-1]
+            if has_wildcard(prefix_pieces) or has_wildcard(rest_pieces):
+                self.regex = (
+                    _regex_source(prefix_pieces, "[^:]*", "[^:]")
+                    + ":"
+                    + _regex_source(rest_pieces, ".*", ".")
+                )
+            else:
+                self.exact = head + "".join(t for t, _ in rest_pieces)
         else:
             self.rest_template = rest
 
-    def matches(self, split: tuple[str, str] | None, ctx: object) -> bool:
+    def matches(self, split: tuple[str, str] | None, ctx: Context) -> bool:
         if self.is_any:
             return True
         if split is None or not self.prefix(split[0]):
@@ -248,8 +278,29 @@ class ResourcePattern:
         template = self.rest_template
         if template is None:
             return bool(self.rest(split[1]))
-        pieces = template.resolve(ctx)  # type: ignore[arg-type]
+        pieces = template.resolve(ctx)
         return pieces is not None and match_pieces(pieces, split[1])
 
     def __repr__(self) -> str:
         return f"ResourcePattern({self.source!r})"
+
+
+def compile_static_resources(patterns: Sequence[ResourcePattern]) -> Matcher:
+    """One matcher over the normalised resource for all static entries of a statement:
+    a set lookup for exact entries, one regex (an alternation) for the rest."""
+    exact = frozenset(p.exact for p in patterns if p.exact is not None)
+    regexes = [p.regex for p in patterns if p.regex is not None]
+    if not regexes:
+        if not exact:
+            return NEVER
+        if len(exact) == 1:
+            return next(iter(exact)).__eq__
+        return exact.__contains__
+    if len(regexes) == 1 and not exact:
+        prefix = next(p.starts_with for p in patterns if p.regex is not None)
+        if prefix is not None:
+            return lambda s: s.startswith(prefix)
+    combined = re.compile("|".join(f"(?:{r})" for r in regexes), re.DOTALL).fullmatch
+    if not exact:
+        return combined
+    return lambda s: s in exact or combined(s) is not None
