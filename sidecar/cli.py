@@ -40,6 +40,10 @@ def cmd_test(args: argparse.Namespace) -> int:
             failed += 1
             print(f"FAIL {where}: malformed case: {exc}")
             continue
+        except Exception as exc:  # one broken case must not hide the others' results
+            failed += 1
+            print(f"FAIL {where}: error while running the case: {type(exc).__name__}: {exc}")
+            continue
         if result.passed:
             passed += 1
             if args.verbose:

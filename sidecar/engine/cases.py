@@ -88,6 +88,8 @@ def run_case(
     case: Mapping[str, Any], *, now: float | None = None, options: EngineOptions | None = None
 ) -> CaseResult:
     """Decide one case. Malformed cases raise CaseError."""
+    if not isinstance(case, Mapping):
+        raise CaseError("a case must be a JSON object")
     case_id = str(case.get("id", "?"))
     expected = case.get("expect")
     if expected not in EXPECTATIONS:

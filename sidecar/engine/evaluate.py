@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 
 from ..policy.conditions import AmbiguousKeyError
 from ..policy.document import PolicyKind, PrincipalSet, Statement
-from ..policy.variables import Context
 from .decision import Decision, DecisionKind, fail_closed
 from .policyset import PolicyGroup, PolicySets
 from .principal import IAM_KINDS, Principal, PrincipalKind
@@ -102,17 +101,26 @@ def not_principal_excludes(ps: PrincipalSet, p: Principal) -> bool:
 
 
 class _Evaluation:
-    """The state of one decision; a plain object so the helpers share it without globals."""
+    """The state of one decision. The context is built on first use: a decision whose
+    candidate statements have no condition and no policy variable never builds it."""
 
-    __slots__ = ("ctx", "has_boundary", "norm", "principal", "request", "split")
+    __slots__ = ("_ctx", "has_boundary", "norm", "now", "principal", "request", "split")
 
-    def __init__(self, request: Request, ctx: Context, has_boundary: bool) -> None:
+    def __init__(self, request: Request, has_boundary: bool, now: float | None) -> None:
         self.request = request
         self.principal = request.principal
-        self.ctx = ctx
         self.split = request.resource_split
         self.norm = request.resource_norm
         self.has_boundary = has_boundary
+        self.now = now
+        self._ctx: dict[str, object] | None = None
+
+    @property
+    def ctx(self) -> dict[str, object]:
+        ctx = self._ctx
+        if ctx is None:
+            ctx = self._ctx = build_context(self.request, self.now)
+        return ctx
 
     def principal_applies(self, st: Statement) -> bool:
         ps = st.principal
@@ -134,14 +142,20 @@ class _Evaluation:
         """The first statement that applies (resource, principal, condition; the action index
         already matched the action). With ``out``, collect every one instead. Inlined: this
         loop is the hot path of every decision."""
-        ctx, split, norm = self.ctx, self.split, self.norm
+        split, norm = self.split, self.norm
         for st in statements:
-            if not st.resource_all and not st.matches_resource(split, ctx, norm):
-                continue
+            if not st.resource_all:
+                if st.resource_templates or st.not_resource or norm is None:
+                    ctx = self.ctx if st.resource_templates else _NO_CONTEXT
+                    if not st.matches_resource(split, ctx, norm):
+                        continue
+                elif not st.resource_static(norm):  # the common case: one C call
+                    continue
             if st.principal is not None and not self.principal_applies(st):
                 continue
             cond = st.condition
             if cond is not None:
+                ctx = self.ctx
                 for clause in cond.clauses:
                     if not clause.evaluate(ctx):
                         break
@@ -157,17 +171,6 @@ class _Evaluation:
     def applies(self, st: Statement) -> bool:
         return self.applicable((st,)) is not None
 
-    def denies(self, group: PolicyGroup, action: str, out: list[Statement], all_of_them: bool) -> None:
-        denies = group.for_action(action)[0]
-        if not denies:
-            return
-        if all_of_them:
-            self.applicable(denies, out)
-            return
-        st = self.applicable(denies)
-        if st is not None:
-            out.append(st)
-
     def first_allow(self, group: PolicyGroup, action: str) -> Statement | None:
         return self.applicable(group.for_action(action)[1])
 
@@ -175,16 +178,17 @@ class _Evaluation:
         best, best_st = NO_MATCH, None
         p = self.principal
         for st in group.for_action(action)[1]:
-            if st.principal is None or not st.matches_resource(self.split, self.ctx, self.norm):
+            if st.principal is None:
                 continue
             level = principal_level(st.principal, p)
-            if level > best and (st.condition is None or st.condition.evaluate(self.ctx)):
+            if level > best and self.applies(st):
                 best, best_st = level, st
                 if level == DIRECT_LEVEL:
                     break
         return best, best_st
 
 
+_NO_CONTEXT: dict[str, object] = {}
 _time_memo: dict[int, tuple[str, str]] = {}
 
 
@@ -217,10 +221,10 @@ def evaluate(request: Request, policy_sets: PolicySets, now: float | None = None
     """Decide ``request`` against ``policy_sets``; ``now`` (epoch seconds) feeds
     aws:CurrentTime / aws:EpochTime. Never raises, never allows on an internal error."""
     try:
-        ctx = build_context(request, now)
-        decision = _decide(request, policy_sets, ctx)
+        ev = _Evaluation(request, policy_sets.boundary is not None, now)
+        decision = _decide(ev, request, policy_sets)
         if request.explain and decision.kind is not ALLOW:
-            decision = decision.with_missing_keys(_missing_keys(request, policy_sets, ctx))
+            decision = decision.with_missing_keys(_missing_keys(ev, request, policy_sets))
         return decision
     except AmbiguousKeyError as exc:
         return fail_closed(str(exc))
@@ -228,47 +232,52 @@ def evaluate(request: Request, policy_sets: PolicySets, now: float | None = None
         return fail_closed(f"{type(exc).__name__}: {exc}")
 
 
-def _groups_in_force(request: Request, sets: PolicySets) -> list[tuple[PolicyKind, PolicyGroup]]:
-    p = request.principal
-    groups: list[tuple[PolicyKind, PolicyGroup]] = []
-    rcp_services = sets.options.rcp_services
-    if (
-        sets.rcp_levels
-        and not p.is_service_linked
-        and (rcp_services is None or request.service in rcp_services)
-    ):
-        groups.extend((PolicyKind.RCP, g) for g in sets.rcp_levels)
-    if sets.scp_levels and _scps_apply(p):
-        groups.extend((PolicyKind.SCP, g) for g in sets.scp_levels)
-    if sets.resource is not None:
-        groups.append((PolicyKind.RESOURCE, sets.resource))
-    groups.append((PolicyKind.IDENTITY, sets.identity))
-    if sets.boundary is not None:
-        groups.append((PolicyKind.BOUNDARY, sets.boundary))
-    if sets.session is not None:
-        groups.append((PolicyKind.SESSION, sets.session))
-    return groups
+def _rcps_apply(request: Request, sets: PolicySets) -> bool:
+    services = sets.options.rcp_services
+    return (
+        bool(sets.rcp_levels)
+        and not request.principal.is_service_linked
+        and (services is None or request.service in services)
+    )
+
+
+def _groups_in_force(request: Request, sets: PolicySets) -> tuple[PolicyGroup, ...]:
+    """Every group whose Deny statements count for this request, in algorithm order."""
+    rcp = _rcps_apply(request, sets)
+    scp = bool(sets.scp_levels) and _scps_apply(request.principal)
+    if not rcp and not scp:
+        return sets.own_groups
+    return (
+        *(sets.rcp_levels if rcp else ()),
+        *(sets.scp_levels if scp else ()),
+        *sets.own_groups,
+    )
 
 
 def _scps_apply(p: Principal) -> bool:
     return p.kind in IAM_KINDS and not p.is_service_linked
 
 
-def _decide(request: Request, sets: PolicySets, ctx: Context) -> Decision:
+def _decide(ev: _Evaluation, request: Request, sets: PolicySets) -> Decision:
     p = request.principal
     action = request.action_lower
     if action == _GET_CALLER_IDENTITY and p.kind in IAM_KINDS:
         return Decision(ALLOW, "sts:GetCallerIdentity is allowed for every authenticated principal")
 
-    ev = _Evaluation(request, ctx, sets.boundary is not None)
-
     # Step 2: an explicit Deny anywhere wins.
     denied: list[Statement] = []
-    groups = _groups_in_force(request, sets)
-    for _, group in groups:
-        ev.denies(group, action, denied, request.explain)
-        if denied and not request.explain:
-            break
+    explain = request.explain
+    for group in _groups_in_force(request, sets):
+        denies = group.for_action(action)[0]
+        if not denies:
+            continue
+        if explain:
+            ev.applicable(denies, denied)
+        else:
+            st = ev.applicable(denies)
+            if st is not None:
+                denied.append(st)
+                break
     if denied:
         first = denied[0].policy.kind
         return Decision(EXPLICIT, f"explicitly denied by a {first.label}", tuple(denied), first)
@@ -526,16 +535,16 @@ def _service_rule(request: Request, sets: PolicySets) -> str | None:
     return None
 
 
-def _missing_keys(request: Request, sets: PolicySets, ctx: Context) -> tuple[str, ...]:
+def _missing_keys(ev: _Evaluation, request: Request, sets: PolicySets) -> tuple[str, ...]:
     """For explanations: the keys whose absence made an otherwise matching statement's
     condition false."""
-    ev = _Evaluation(request, ctx, sets.boundary is not None)
+    ctx = ev.ctx
     keys: list[str] = []
-    for _, group in _groups_in_force(request, sets):
+    for group in _groups_in_force(request, sets):
         denies, allows = group.for_action(request.action_lower)
         for st in (*denies, *allows):
             cond = st.condition
-            if cond is None or not st.matches_resource(ev.split, ctx):
+            if cond is None or not st.matches_resource(ev.split, ctx, ev.norm):
                 continue
             if st.principal is not None and not ev.principal_applies(st):
                 continue

@@ -23,7 +23,7 @@ DEFAULT_RCP_SERVICES = frozenset(
 
 
 class PolicyGroup:
-    __slots__ = ("_memo", "max_memo", "policies", "statements")
+    __slots__ = ("_buckets", "_generic", "_memo", "max_memo", "policies", "statements")
 
     def __init__(
         self,
@@ -38,19 +38,33 @@ class PolicyGroup:
         self.statements = tuple(statements)
         self.max_memo = max_memo
         self._memo: dict[str, Candidates] = {}
+        # Service buckets, in statement order: a miss scans only the statements that name the
+        # action's service, plus those that can match any service ("*", NotAction).
+        generic = tuple(st for st in self.statements if st.services is None)
+        services = {svc for st in self.statements if st.services for svc in st.services}
+        self._generic = generic
+        self._buckets = {
+            svc: tuple(st for st in self.statements if st.services is None or svc in st.services)
+            for svc in services
+        }
 
     def for_action(self, action: str) -> Candidates:
         """Deny and Allow statements whose Action/NotAction matches ``action`` (lower-case)."""
         hit = self._memo.get(action)
         if hit is not None:
             return hit
-        denies = tuple(st for st in self.statements if not st.allow and st.action_match(action))
-        allows = tuple(st for st in self.statements if st.allow and st.action_match(action))
+        bucket = self._buckets.get(action.partition(":")[0], self._generic)
+        denies: list[Statement] = []
+        allows: list[Statement] = []
+        for st in bucket:
+            if st.action_match(action):
+                (allows if st.allow else denies).append(st)
+        found = (tuple(denies), tuple(allows))
         memo = self._memo
         if len(memo) >= self.max_memo:
             memo.clear()  # bounded: a flood of distinct actions cannot grow memory
-        memo[action] = (denies, allows)
-        return denies, allows
+        memo[action] = found
+        return found
 
     def __len__(self) -> int:
         return len(self.statements)
@@ -87,3 +101,15 @@ class PolicySets:
     rcp_levels: tuple[PolicyGroup, ...] = ()
     session: PolicyGroup | None = None
     options: EngineOptions = DEFAULT_ENGINE_OPTIONS
+
+    @property
+    def own_groups(self) -> tuple[PolicyGroup, ...]:
+        """Resource, identity, boundary and session groups (those present), in that order;
+        computed once (the sets never change)."""
+        cached: tuple[PolicyGroup, ...] | None = self.__dict__.get("_own_groups")
+        if cached is None:
+            cached = tuple(
+                g for g in (self.resource, self.identity, self.boundary, self.session) if g is not None
+            )
+            self.__dict__["_own_groups"] = cached
+        return cached

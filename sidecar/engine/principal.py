@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-from ..policy.arn import is_account_id, parse_arn, root_arn
+from ..policy.arn import PARTITIONS, is_account_id, parse_arn, root_arn
 from ..policy.conditions import AMBIGUOUS
 
 
@@ -161,7 +161,13 @@ class Principal:
         """A principal from its ARN alone: user, role (a session of unknown name), assumed-role
         session, federated user or account root. ``role_arn`` gives a session's role path."""
         parsed = parse_arn(arn)
-        if parsed is None or not is_account_id(parsed.account) or parsed.region:
+        if (
+            parsed is None
+            or parsed.partition not in PARTITIONS
+            or not is_account_id(parsed.account)
+            or parsed.region
+            or (parsed.resource != "root" and not parsed.resource_name)
+        ):
             raise PrincipalError(f"not a principal ARN: {arn!r}")
         part, acct, res = parsed.partition, parsed.account, parsed.resource
         kind_name, _, rest = res.partition("/")

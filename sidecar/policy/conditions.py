@@ -22,7 +22,15 @@ from typing import Any
 from .errors import MALFORMED, Path, Problem, Severity
 from .jsonload import JsonNumber
 from .patterns import Matcher, compile_glob, compile_pieces, match_pieces
-from .variables import Context, Template, malformed_variables, parse_template, split_template
+from .variables import (
+    AMBIGUOUS,
+    AmbiguousKeyError,
+    Context,
+    Template,
+    malformed_variables,
+    parse_template,
+    split_template,
+)
 
 
 class _Missing:
@@ -32,24 +40,8 @@ class _Missing:
         return "MISSING"
 
 
-class _Ambiguous:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "AMBIGUOUS"
-
-
 MISSING: Any = _Missing()
-AMBIGUOUS: Any = _Ambiguous()  # a context key given twice, differing only in case (§9 item 15)
 UNPARSEABLE: Any = object()
-
-
-class AmbiguousKeyError(Exception):
-    """A condition read a context key that was given in two case variants."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"context key {key!r} is given in two case variants; refusing to guess")
-        self.key = key
 
 
 # Multivalued global keys; a variable may not name one, and a set operator is needed (§4.5).
@@ -67,9 +59,10 @@ MULTIVALUED_KEYS = frozenset(
 
 # --- value parsers (memoised: request values repeat, and parsing is pure) -----------------
 
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _DATE = re.compile(
-    r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?"
+    r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2})(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(\.[0-9]+)?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?)?)?)?"
 )
 
 
@@ -118,17 +111,21 @@ def parse_date(text: str) -> Any:
 
 @lru_cache(maxsize=4096)
 def parse_ip_address(text: str) -> Any:
+    """An address → (version, integer); compared against networks with one AND."""
     try:
-        return ipaddress.ip_address(text)
+        address = ipaddress.ip_address(text)
     except ValueError:
         return UNPARSEABLE
+    return address.version, int(address)
 
 
 def parse_ip_network(text: str) -> Any:
+    """A CIDR (or a bare address: /32, /128) → (version, network integer, mask integer)."""
     try:
-        return ipaddress.ip_network(text, strict=False)
+        network = ipaddress.ip_network(text, strict=False)
     except ValueError:
         return UNPARSEABLE
+    return network.version, int(network.network_address), int(network.netmask)
 
 
 def parse_bool(text: str) -> Any:
@@ -477,7 +474,8 @@ def _ge(a: Any, b: Any) -> bool:
 
 
 def _in_network(address: Any, network: Any) -> bool:
-    return bool(address in network)
+    # An IPv4 address never matches an IPv6 network, and the other way round.
+    return bool(address[0] == network[0] and address[1] & network[2] == network[1])
 
 
 # base operator → (value type, negated, compare or string flags)

@@ -9,14 +9,14 @@ reference §1 (grammar, invalid combinations, principals, sizes, characters, Sid
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from .arn import PARTITIONS, is_account_id, parse_arn
 from .conditions import Condition, compile_condition
-from .errors import LIMIT_EXCEEDED, MALFORMED, Path, PolicyValidationError, Problem, Severity
+from .errors import LIMIT_EXCEEDED, MALFORMED, Path, PolicyValidationError, Problem, Severity, format_path
 from .jsonload import JsonObject, compact_size, loads
 from .patterns import (
     ALWAYS,
@@ -24,7 +24,8 @@ from .patterns import (
     Matcher,
     ResourcePattern,
     action_is_unmatchable,
-    compile_action,
+    action_services,
+    compile_action_set,
     compile_static_resources,
 )
 from .variables import Context, malformed_variables, parse_template, split_template
@@ -158,6 +159,7 @@ class Statement:
         "resource_static",
         "resource_templates",
         "resources",
+        "services",
         "sid",
     )
 
@@ -168,6 +170,7 @@ class Statement:
         self.policy: PolicyRef = PolicyRef(PolicyKind.IDENTITY, "")
         self.actions: tuple[str, ...] = ()
         self.action_match: Callable[[str], bool] = _no_action
+        self.services: frozenset[str] | None = frozenset()  # None: any service
         self.resources: tuple[ResourcePattern, ...] | None = None  # None: trust policy
         self.not_resource = False
         self.resource_all = True
@@ -255,54 +258,67 @@ class _Checker:
         self.problems.append(Problem(path, code, message, Severity.WARNING))
 
 
-def _load(source: str | bytes | Mapping[str, Any], checker: _Checker) -> tuple[Any, str | None]:
-    if isinstance(source, Mapping):
+_UNREADABLE = object()  # the text could not be read; the problem is already recorded
+
+
+def _load(source: object, checker: _Checker) -> tuple[Any, str | None]:
+    """JSON text (str or UTF-8 bytes) is parsed strictly; anything already parsed is taken
+    as it is (a non-object is reported by the caller)."""
+    if isinstance(source, bytes | bytearray):
+        try:
+            text = bytes(source).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            checker.error((), f"the policy is not valid UTF-8 text: {exc}")
+            return _UNREADABLE, None
+    elif isinstance(source, str):
+        text = source
+    else:
         return source, None
-    text = source.decode("utf-8", errors="replace") if isinstance(source, bytes | bytearray) else source
     try:
         return loads(text), text
     except (ValueError, RecursionError) as exc:
         checker.error((), f"the policy is not valid JSON: {exc}")
-        return None, text
+        return _UNREADABLE, text
 
 
-def _check_duplicates(value: Any, path: Path, checker: _Checker) -> None:
-    if isinstance(value, JsonObject):
-        for key in value.duplicates:
-            checker.error((*path, key), f"duplicate key {key!r}")
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            _check_duplicates(item, (*path, key), checker)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _check_duplicates(item, (*path, i), checker)
+def _walk(value: Any) -> Iterator[tuple[Any, Path]]:
+    """Every value of a document with its path, in document order, without recursion (a
+    document may nest as deep as the JSON reader accepts)."""
+    stack: list[tuple[Any, Path]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        yield item, path
+        if isinstance(item, Mapping):
+            stack.extend(reversed([(v, (*path, k)) for k, v in item.items()]))
+        elif isinstance(item, list):
+            stack.extend(reversed([(v, (*path, i)) for i, v in enumerate(item)]))
+
+
+def _check_duplicates(doc: Any, checker: _Checker) -> None:
+    for item, path in _walk(doc):
+        if isinstance(item, JsonObject):
+            for key in item.duplicates:
+                checker.error((*path, key), f"duplicate key {key!r}")
+
+
+_DISALLOWED_CHAR = re.compile(r"[^\t\n\r\x20-\xff]")
 
 
 def _bad_char(text: str) -> str | None:
-    for ch in text:
-        o = ord(ch)
-        if not (o in (0x09, 0x0A, 0x0D) or 0x20 <= o <= 0xFF):
-            return ch
-    return None
+    found = _DISALLOWED_CHAR.search(text)
+    return None if found is None else found.group()
 
 
-def _check_characters(value: Any, path: Path, checker: _Checker) -> None:
+def _check_characters(doc: Any, checker: _Checker) -> None:
     """Only U+0009, U+000A, U+000D and U+0020–U+00FF are allowed (reference §1.1)."""
-    if isinstance(value, str):
-        ch = _bad_char(value)
-        if ch is not None:
-            checker.error(path, f"character U+{ord(ch):04X} is not allowed in a policy document")
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            if isinstance(key, str) and _bad_char(key) is not None:
-                checker.error(
-                    (*path, key),
-                    f"character U+{ord(_bad_char(key) or ' '):04X} is not allowed in a policy document",
-                )
-            _check_characters(item, (*path, key), checker)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _check_characters(item, (*path, i), checker)
+    for item, path in _walk(doc):
+        texts = [(item, path)] if isinstance(item, str) else []
+        if isinstance(item, Mapping):
+            texts = [(k, (*path, k)) for k in item if isinstance(k, str)]
+        for text, where in texts:
+            ch = _bad_char(text)
+            if ch is not None:
+                checker.error(where, f"character U+{ord(ch):04X} is not allowed in a policy document")
 
 
 def _string_list(value: Any, path: Path, checker: _Checker, what: str) -> list[str] | None:
@@ -344,21 +360,10 @@ def _compile_actions(
             )
         if "${" in entry:
             checker.warn(where, "policy variables are not supported in Action; the text is literal")
-    matchers = tuple(dict.fromkeys(compile_action(e) for e in entries))
-    if ALWAYS in matchers:
-        matchers = (ALWAYS,)
-    return tuple(entries), _any_of(matchers, negate)
-
-
-def _any_of(matchers: Sequence[Matcher], negate: bool) -> Callable[[str], bool]:
-    if len(matchers) == 1:
-        only = matchers[0]
-        if negate:
-            return lambda a: not only(a)
-        return lambda a: bool(only(a))
+    matcher = compile_action_set(entries)
     if negate:
-        return lambda a: not any(m(a) for m in matchers)
-    return lambda a: any(m(a) for m in matchers)
+        return tuple(entries), lambda a: not matcher(a)
+    return tuple(entries), lambda a: bool(matcher(a))
 
 
 def _compile_resources(
@@ -516,9 +521,7 @@ def _check_statement(
             if not relaxed and not _SID_IAM.fullmatch(sid):
                 checker.error((*path, "Sid"), f"Sid {sid!r} must contain only letters and digits")
             if sid and sid in sids:
-                checker.error(
-                    (*path, "Sid"), f"duplicate Sid {sid!r} (first at {'.'.join(map(str, sids[sid]))})"
-                )
+                checker.error((*path, "Sid"), f"duplicate Sid {sid!r} (first at {format_path(sids[sid])})")
             elif sid:
                 sids[sid] = path
             st.sid = sid
@@ -541,6 +544,8 @@ def _check_statement(
     else:
         key = "Action" if has_action else "NotAction"
         st.actions, st.action_match = _compile_actions(raw[key], (*path, key), checker, negate=has_not_action)
+        # The action index buckets statements by service; NotAction can match any service.
+        st.services = None if has_not_action else action_services(st.actions)
 
     has_res, has_not_res = "Resource" in raw, "NotResource" in raw
     if kind is PolicyKind.TRUST:
@@ -606,10 +611,25 @@ def _check_principal_element(raw: Mapping[str, Any], path: Path, st: Statement, 
             return
     key = "Principal" if has_p else "NotPrincipal"
     principal = _compile_principal(raw[key], (*path, key), checker)
-    if kind is PolicyKind.RCP and principal is not None and not (raw[key] == "*" or raw[key] == {"AWS": "*"}):
+    if kind is PolicyKind.RCP and principal is not None and not _is_everyone(principal):
         checker.error((*path, key), 'a resource control policy statement must have Principal "*"')
     st.principal = principal
     st.not_principal = has_np
+
+
+def _is_everyone(ps: PrincipalSet) -> bool:
+    """``"*"`` or ``{"AWS": "*"}`` / ``{"AWS": ["*"]}`` and nothing else."""
+    return ps.any and not (
+        ps.accounts
+        or ps.users
+        or ps.roles
+        or ps.sessions
+        or ps.federated_users
+        or ps.unique_ids
+        or ps.services
+        or ps.federated
+        or ps.canonical_users
+    )
 
 
 def _a(label: str) -> str:
@@ -627,13 +647,13 @@ def _check(
 ) -> tuple[list[Problem], Policy | None]:
     checker = _Checker(kind, options)
     doc, text = _load(source, checker)
-    if doc is None:
+    if doc is _UNREADABLE:
         return checker.problems, None
     if not isinstance(doc, Mapping):
         checker.error((), "a policy document must be a JSON object")
         return checker.problems, None
-    _check_duplicates(doc, (), checker)
-    _check_characters(doc, (), checker)
+    _check_duplicates(doc, checker)
+    _check_characters(doc, checker)
 
     for key in doc:
         if key not in _TOP_KEYS:
@@ -657,7 +677,7 @@ def _check(
         if not isinstance(policy_id, str):
             checker.error(("Id",), "Id must be a string")
         elif kind in (PolicyKind.IDENTITY, PolicyKind.BOUNDARY, PolicyKind.SESSION):
-            message = f"Id is not used in a {kind.label} (accepted and ignored)"
+            message = f"Id is not used in {_a(kind.label)} (accepted and ignored)"
             (checker.error if options.strict else checker.warn)(("Id",), message)
 
     statements: list[Statement] = []

@@ -83,5 +83,24 @@ def to_plain(value: Any) -> Any:
 
 
 def compact_size(value: Any) -> int:
-    """Characters of the document without insignificant whitespace (IAM's size measure)."""
-    return len(json.dumps(to_plain(value), separators=(",", ":"), ensure_ascii=False))
+    """Characters of the document without insignificant whitespace (IAM's size measure);
+    numbers count as written. Iterative, so any nesting the JSON reader accepts is measured."""
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(json.dumps(item, ensure_ascii=False))
+        elif isinstance(item, JsonNumber):
+            total += len(item.text)
+        elif isinstance(item, dict):
+            total += 2 + max(len(item) - 1, 0) + len(item)  # braces, commas, colons
+            for key, child in item.items():
+                total += len(json.dumps(str(key), ensure_ascii=False))
+                stack.append(child)
+        elif isinstance(item, list | tuple):
+            total += 2 + max(len(item) - 1, 0)
+            stack.extend(item)
+        else:
+            total += len(json.dumps(item))
+    return total

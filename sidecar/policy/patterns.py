@@ -38,19 +38,22 @@ def has_wildcard(pieces: Sequence[Piece]) -> bool:
     return any(wild and ("*" in text or "?" in text) for text, wild in pieces)
 
 
+_WILDCARD_SPLIT = re.compile(r"([*?])")
+
+
 def _regex_source(pieces: Sequence[Piece], star: str, one: str) -> str:
     out: list[str] = []
     for text, wild in pieces:
         if not wild:
             out.append(re.escape(text))
             continue
-        for ch in text:
-            if ch == "*":
+        for chunk in _WILDCARD_SPLIT.split(text):
+            if chunk == "*":
                 out.append(star)
-            elif ch == "?":
+            elif chunk == "?":
                 out.append(one)
-            else:
-                out.append(re.escape(ch))
+            elif chunk:
+                out.append(re.escape(chunk))
     return "".join(out)
 
 
@@ -163,7 +166,7 @@ def match_pieces(pieces: Sequence[Piece], s: str) -> bool:
                 return False
             if isinstance(lead, str):
                 i = s.find(lead, i, end)
-                if i < 0:
+                if i < 0 or i + size > end:  # the segment must end before the last one starts
                     return False
             if _at(seg, s, i):
                 break
@@ -193,6 +196,51 @@ def compile_action(pattern: str) -> Matcher:
         return NEVER
     service, _, name = pattern.lower().partition(":")
     return compile_pieces(((service + ":", False), (name, True)))
+
+
+def action_services(patterns: Sequence[str]) -> frozenset[str] | None:
+    """The service prefixes (lower-case) a list of Action entries can match; None when an
+    entry is ``*`` (every service)."""
+    services = set()
+    for pattern in patterns:
+        if pattern == "*":
+            return None
+        if not action_is_unmatchable(pattern):
+            services.add(pattern.partition(":")[0].lower())
+    return frozenset(services)
+
+
+def compile_action_set(patterns: Sequence[str]) -> Matcher:
+    """One matcher for all Action entries of a statement, over lower-cased actions: a set
+    lookup for exact names, one ``startswith`` for ``prefix*`` entries, one regex for the rest."""
+    if "*" in patterns:
+        return ALWAYS
+    exact: set[str] = set()
+    prefixes: list[str] = []
+    regexes: list[str] = []
+    for pattern in patterns:
+        if action_is_unmatchable(pattern):
+            continue
+        service, _, name = pattern.lower().partition(":")
+        head = service + ":"
+        if not _wild(name):
+            exact.add(head + name)
+        elif name.endswith("*") and not _wild(name[:-1]):
+            prefixes.append(head + name[:-1])
+        else:
+            regexes.append(_regex_source(((head, False), (name, True)), ".*", "."))
+    frozen = frozenset(exact)
+    starts = tuple(prefixes)
+    regex = re.compile("|".join(f"(?:{r})" for r in regexes), re.DOTALL).fullmatch if regexes else None
+    if regex is None:
+        if not starts:
+            return frozen.__contains__ if frozen else NEVER
+        if not frozen:
+            return lambda a: a.startswith(starts)
+        return lambda a: a in frozen or a.startswith(starts)
+    if not starts and not frozen:
+        return regex
+    return lambda a: a in frozen or a.startswith(starts) or regex(a) is not None
 
 
 # --- resources -----------------------------------------------------------------------------

@@ -13,10 +13,32 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 # One context value: a single string, or a tuple of strings for a multivalued key.
 ContextValue = str | tuple[str, ...]
 Context = Mapping[str, object]
+
+
+class _Ambiguous:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "AMBIGUOUS"
+
+
+# A context key given twice, differing only in case, with different values (§9 item 15).
+# Reading it, in a condition or through a variable, fails the decision closed.
+AMBIGUOUS: Any = _Ambiguous()
+
+
+class AmbiguousKeyError(Exception):
+    """A condition or a policy variable read a context key given in two case variants."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"context key {key!r} is given in two case variants; refusing to guess")
+        self.key = key
+
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _BODY = re.compile(r"\s*([^\s,'{}$]+)\s*(?:,\s*'([^']*)'\s*)?")
@@ -75,6 +97,8 @@ class Template:
             if isinstance(token, Variable):
                 value = ctx.get(token.key)
                 if type(value) is not str:  # absent, multivalued or ambiguous
+                    if value is AMBIGUOUS:
+                        raise AmbiguousKeyError(token.key)
                     if token.default is None:
                         return None
                     value = token.default
