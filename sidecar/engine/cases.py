@@ -81,7 +81,7 @@ def _principal(request: Mapping[str, Any]) -> Principal:
             return Principal.from_arn(who, role_arn=role_arn)
         return Principal.from_arn(who)
     except PrincipalError as exc:
-        raise CaseError(str(exc)) from exc
+        raise CaseError(f"request.principal: {exc}") from exc
 
 
 def run_case(
@@ -94,7 +94,7 @@ def run_case(
     expected = case.get("expect")
     if expected not in EXPECTATIONS:
         raise CaseError(f"case {case_id}: expect must be one of {sorted(EXPECTATIONS)}")
-    policies = case.get("policies") or {}
+    policies = case.get("policies", {})
     request = case.get("request")
     if not isinstance(policies, Mapping) or not isinstance(request, Mapping):
         raise CaseError(f"case {case_id}: policies and request must be objects")
@@ -131,7 +131,7 @@ def run_case(
         _principal(request),
         action,
         resource_arn,
-        resource_account=request.get("resource_account") or None,
+        resource_account=str(request["resource_account"]) if request.get("resource_account") else None,
         context=normalize_context(context),
         normalized=True,
         explain=True,

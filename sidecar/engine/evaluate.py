@@ -280,7 +280,7 @@ def _decide(ev: _Evaluation, request: Request, sets: PolicySets) -> Decision:
                 break
     if denied:
         first = denied[0].policy.kind
-        return Decision(EXPLICIT, f"explicitly denied by a {first.label}", tuple(denied), first)
+        return Decision(EXPLICIT, f"explicitly denied by {first.with_article}", tuple(denied), first)
 
     # Step 3: service rules that no policy can override.
     if request.service == "sts" or sets.options.service_rules:
@@ -399,7 +399,7 @@ def _identity_side(
     if p.kind is PrincipalKind.ROOT:
         return Decision(
             ALLOW,
-            allow_reason or "the account root user needs no identity-based policy",
+            "the account root user needs no identity-based policy",
             tuple(matched),
             PolicyKind.IDENTITY,
         )
@@ -453,7 +453,7 @@ def _decide_without_identity(ev: _Evaluation, request: Request, sets: PolicySets
                 ALLOW,
                 "allowed by a resource-based policy that grants this caller",
                 (st,),
-                PolicyKind.RESOURCE,
+                st.policy.kind,
             )
     who = (
         "an anonymous caller" if request.principal.kind is PrincipalKind.ANONYMOUS else "a service principal"

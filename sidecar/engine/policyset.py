@@ -63,6 +63,8 @@ class PolicyGroup:
         memo = self._memo
         if len(memo) >= self.max_memo:
             memo.clear()  # bounded: a flood of distinct actions cannot grow memory
+            if self.max_memo <= 0:
+                return found
         memo[action] = found
         return found
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..policy.arn import is_account_id
 from ..policy.conditions import AMBIGUOUS
 from ..policy.patterns import split_resource
 from .principal import Principal
@@ -75,7 +76,9 @@ class Request:
         self.resource_account = resource_account or None
         arn_parts = resource.split(":", 5) if split is not None else None
         # Resource ownership: the given account, else the ARN's account, else the principal's.
-        self.owner: str = resource_account or (arn_parts[4] if arn_parts else "") or principal.account
+        arn_account = arn_parts[4] if arn_parts and is_account_id(arn_parts[4]) else ""
+        # ("aws" in arn:aws:iam::aws:policy/… is AWS itself, not an account: no cross-account rule)
+        self.owner: str = resource_account or arn_account or principal.account
         self.partition: str | None = arn_parts[1] if arn_parts else None
         if context is None:
             self.context: Mapping[str, object] = {}

@@ -49,6 +49,10 @@ class PolicyKind(StrEnum):
     def label(self) -> str:
         return _LABELS[self]
 
+    @property
+    def with_article(self) -> str:
+        return _a(_LABELS[self])
+
 
 _LABELS = {
     PolicyKind.IDENTITY: "identity-based policy",

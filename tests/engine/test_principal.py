@@ -119,7 +119,9 @@ def test_account_root_helper() -> None:
 
 def test_tags_and_extra_context_are_carried() -> None:
     p = Principal.from_arn(
-        f"arn:aws:iam::{A}:user/alice", tags={"Team": "blue"}, extra_context={"aws:MultiFactorAuthPresent": "true"}
+        f"arn:aws:iam::{A}:user/alice",
+        tags={"Team": "blue"},
+        extra_context={"aws:MultiFactorAuthPresent": "true"},
     )
     assert p.tags == {"Team": "blue"}
     assert p.context["aws:multifactorauthpresent"] == "true"
@@ -164,20 +166,18 @@ def test_principal_error_is_a_value_error() -> None:
     assert issubclass(PrincipalError, ValueError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: from_arn accepts identity ARNs whose name is empty or whose partition is unknown "
-    "(§8.1 partitions aws/aws-cn/aws-us-gov; §8.3 names are 1-64 characters)",
-)
 @pytest.mark.parametrize(
     "arn",
     [
         "arn:aws:iam::111122223333:user/path/",
         "arn:aws:iam::111122223333:role/path/",
         "arn:bogus:iam::111122223333:user/alice",
+        "arn:AWS:iam::111122223333:user/alice",
+        "arn:aws:sts::111122223333:federated-user/a/",
     ],
 )
-def test_invalid_identity_arns_that_slip_through(arn: str) -> None:
+def test_empty_names_and_unknown_partitions_are_invalid(arn: str) -> None:
+    """Found while writing these tests (they were accepted); fixed in the code since."""
     with pytest.raises(PrincipalError):
         Principal.from_arn(arn)
 
@@ -206,7 +206,9 @@ def test_user_without_unique_id_has_no_userid() -> None:
 
 def test_session_context_uses_role_arn_with_path() -> None:
     role = f"arn:aws:iam::{A}:role/team/Admin"
-    ctx = Principal.from_arn(f"arn:aws:sts::{A}:assumed-role/Admin/s1", role_arn=role, unique_id=ROLE_ID).context
+    ctx = Principal.from_arn(
+        f"arn:aws:sts::{A}:assumed-role/Admin/s1", role_arn=role, unique_id=ROLE_ID
+    ).context
     assert ctx["aws:principaltype"] == "AssumedRole"
     assert ctx["aws:principalarn"] == role  # not the session ARN
     assert ctx["aws:userid"] == f"{ROLE_ID}:s1"
