@@ -314,7 +314,7 @@ def _decide(ev: _Evaluation, request: Request, sets: PolicySets) -> Decision:
             matched.append(rbp_st)
     owner = request.owner
     partition = request.partition
-    cross_partition = partition is not None and partition != p.partition and partition != "*"
+    cross_partition = partition is not None and partition != p.partition.lower() and partition != "*"
     trust_request = action in TRUST_ACTIONS and _is_role_arn(request)
     needs_rbp = trust_request or _is_kms_key(request)
     same_account = owner == p.account and not cross_partition

@@ -79,7 +79,7 @@ class Request:
         arn_account = arn_parts[4] if arn_parts and is_account_id(arn_parts[4]) else ""
         # ("aws" in arn:aws:iam::aws:policy/… is AWS itself, not an account: no cross-account rule)
         self.owner: str = resource_account or arn_account or principal.account
-        self.partition: str | None = arn_parts[1] if arn_parts else None
+        self.partition: str | None = arn_parts[1].lower() if arn_parts else None
         if context is None:
             self.context: Mapping[str, object] = {}
         elif normalized:

@@ -553,7 +553,10 @@ def scalar_text(value: object) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float | JsonNumber):
-        return str(value)
+        try:
+            return str(value)
+        except ValueError:  # an int too long to print (sys.get_int_max_str_digits)
+            return None
     return None
 
 

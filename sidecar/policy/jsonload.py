@@ -101,6 +101,15 @@ def compact_size(value: Any) -> int:
         elif isinstance(item, list | tuple):
             total += 2 + max(len(item) - 1, 0)
             stack.extend(item)
+        elif isinstance(item, int) and not isinstance(item, bool):
+            total += _int_length(item)
         else:
             total += len(json.dumps(item))
     return total
+
+
+def _int_length(value: int) -> int:
+    try:
+        return len(str(value))
+    except ValueError:  # longer than Python prints (sys.get_int_max_str_digits): estimate
+        return int(abs(value).bit_length() * 0.30103) + 1 + (value < 0)
