@@ -314,9 +314,9 @@ def _decide(ev: _Evaluation, request: Request, sets: PolicySets) -> Decision:
             matched.append(rbp_st)
     owner = request.owner
     partition = request.partition
-    cross_partition = partition is not None and partition != p.partition.lower() and partition != "*"
+    cross_partition = partition is not None and partition != p.partition and partition != "*"
     trust_request = action in TRUST_ACTIONS and _is_role_arn(request)
-    needs_rbp = trust_request or _is_kms_key(request)
+    needs_rbp = trust_request or (request.service == "kms" and _is_kms_key(request))
     same_account = owner == p.account and not cross_partition
 
     if same_account:

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 
 from ..policy.arn import is_account_id
 from ..policy.conditions import AMBIGUOUS
-from ..policy.patterns import split_resource
 from .principal import Principal
 
 ContextInput = Mapping[str, object]
@@ -71,15 +70,20 @@ class Request:
         self.action_lower = action.lower()
         self.service = self.action_lower.partition(":")[0]
         self.resource = resource
-        split = self.resource_split = split_resource(resource)
-        self.resource_norm = None if split is None else split[0] + ":" + split[1]
+        parts = resource.split(":", 5) if resource.startswith("arn:") else ()
+        if len(parts) == 6:
+            prefix = ":".join(parts[:5]).lower()
+            self.resource_split: tuple[str, str] | None = (prefix, parts[5])
+            self.resource_norm: str | None = prefix + ":" + parts[5]
+            self.partition: str | None = parts[1].lower()
+            arn_account = parts[4] if is_account_id(parts[4]) else ""
+        else:
+            self.resource_split = self.resource_norm = self.partition = None
+            arn_account = ""
         self.resource_account = resource_account or None
-        arn_parts = resource.split(":", 5) if split is not None else None
-        # Resource ownership: the given account, else the ARN's account, else the principal's.
-        arn_account = arn_parts[4] if arn_parts and is_account_id(arn_parts[4]) else ""
-        # ("aws" in arn:aws:iam::aws:policy/… is AWS itself, not an account: no cross-account rule)
+        # Resource ownership: the given account, else the ARN's account, else the principal's
+        # ("aws" in arn:aws:iam::aws:policy/… is AWS itself, not an account: no cross-account rule).
         self.owner: str = resource_account or arn_account or principal.account
-        self.partition: str | None = arn_parts[1].lower() if arn_parts else None
         if context is None:
             self.context: Mapping[str, object] = {}
         elif normalized:
