@@ -85,9 +85,14 @@ def _principal(request: Mapping[str, Any]) -> Principal:
 
 
 def run_case(
-    case: Mapping[str, Any], *, now: float | None = None, options: EngineOptions | None = None
+    case: Mapping[str, Any],
+    *,
+    now: float | None = None,
+    options: EngineOptions | None = None,
+    indexed: bool = True,
 ) -> CaseResult:
-    """Decide one case. Malformed cases raise CaseError."""
+    """Decide one case. Malformed cases raise CaseError. ``indexed=False`` decides on the
+    plain path (no action index), the reference of the differential tests."""
     if not isinstance(case, Mapping):
         raise CaseError("a case must be a JSON object")
     case_id = str(case.get("id", "?"))
@@ -111,13 +116,16 @@ def run_case(
             case_id, str(expected), "Invalid", "; ".join(str(p) for p in problems), tuple(problems)
         )
 
+    def group(policies: list[Policy]) -> PolicyGroup:
+        return PolicyGroup(policies, indexed=indexed)
+
     sets = PolicySets(
-        identity=PolicyGroup(identity),
-        resource=PolicyGroup(resource) if resource else None,
-        boundary=PolicyGroup(boundary) if boundary else None,
-        scp_levels=tuple(PolicyGroup([p]) for p in scps),
-        rcp_levels=tuple(PolicyGroup([p]) for p in rcps),
-        session=PolicyGroup(session) if session else None,
+        identity=group(identity),
+        resource=group(resource) if resource else None,
+        boundary=group(boundary) if boundary else None,
+        scp_levels=tuple(group([p]) for p in scps),
+        rcp_levels=tuple(group([p]) for p in rcps),
+        session=group(session) if session else None,
         options=options or EngineOptions(),
     )
     action = request.get("action")

@@ -214,6 +214,8 @@ def build_context(request: Request, now: float | None) -> dict[str, object]:
     if now is not None:
         ctx["aws:currenttime"], ctx["aws:epochtime"] = _clock_keys(now)
     ctx.update(request.context)
+    if request.resource_context:
+        ctx.update(request.resource_context)
     return ctx
 
 

@@ -23,7 +23,7 @@ DEFAULT_RCP_SERVICES = frozenset(
 
 
 class PolicyGroup:
-    __slots__ = ("_buckets", "_generic", "_memo", "max_memo", "policies", "statements")
+    __slots__ = ("_buckets", "_generic", "_memo", "indexed", "max_memo", "policies", "statements")
 
     def __init__(
         self,
@@ -31,12 +31,16 @@ class PolicyGroup:
         *,
         statements: Iterable[Statement] | None = None,
         max_memo: int = 4096,
+        indexed: bool = True,
     ) -> None:
         self.policies = tuple(policies)
         if statements is None:
             statements = [st for p in self.policies for st in p.statements]
         self.statements = tuple(statements)
-        self.max_memo = max_memo
+        # indexed=False is the plain path: every lookup scans every statement (the reference
+        # the differential tests and benchmarks compare the index against).
+        self.indexed = indexed
+        self.max_memo = max_memo if indexed else 0
         self._memo: dict[str, Candidates] = {}
         # Service buckets, in statement order: a miss scans only the statements that name the
         # action's service, plus those that can match any service ("*", NotAction).
@@ -53,7 +57,10 @@ class PolicyGroup:
         hit = self._memo.get(action)
         if hit is not None:
             return hit
-        bucket = self._buckets.get(action.partition(":")[0], self._generic)
+        if self.indexed:
+            bucket = self._buckets.get(action.partition(":")[0], self._generic)
+        else:
+            bucket = self.statements
         denies: list[Statement] = []
         allows: list[Statement] = []
         for st in bucket:

@@ -49,6 +49,7 @@ class Request:
         "principal",
         "resource",
         "resource_account",
+        "resource_context",
         "resource_norm",
         "resource_split",
         "service",
@@ -64,6 +65,7 @@ class Request:
         context: ContextInput | None = None,
         explain: bool = False,
         normalized: bool = False,
+        resource_context: Mapping[str, object] | None = None,
     ) -> None:
         self.principal = principal
         self.action = action
@@ -91,6 +93,9 @@ class Request:
         else:
             self.context = normalize_context(context)
         self.explain = explain
+        # Resource keys the snapshot knows (aws:ResourceTag/*, aws:ResourceOrgID …), lower-case;
+        # they take precedence over the caller's (API.md).
+        self.resource_context = resource_context
 
     def owner_account(self) -> str:
         return self.owner

@@ -203,6 +203,17 @@ class Clause:
         """The key this clause reads is absent (used to explain a failed condition)."""
         return self.key not in ctx
 
+    def reads(self) -> frozenset[str]:
+        """Every context key (lower-case) this clause can read: its key and its variables."""
+        keys = {self.key}
+        for attr in ("templates", "patterns"):
+            for item in getattr(self, attr, ()):
+                parts = item if isinstance(item, tuple) else (item,)
+                for part in parts:
+                    if isinstance(part, Template):
+                        keys.update(v.key for v in part.variables)
+        return frozenset(keys)
+
     def test(self, x: str, ctx: Context) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -423,11 +434,13 @@ class NullClause(Clause):
 class Condition:
     """A compiled Condition block: every clause must hold."""
 
-    __slots__ = ("clauses", "keys")
+    __slots__ = ("clauses", "keys", "reads")
 
     def __init__(self, clauses: Iterable[Clause]) -> None:
         self.clauses = tuple(clauses)
         self.keys = tuple(dict.fromkeys(c.source_key for c in self.clauses))
+        # Lower-case keys the block can read (for decision-cache keys).
+        self.reads: frozenset[str] = frozenset().union(*(c.reads() for c in self.clauses))
 
     def evaluate(self, ctx: Context) -> bool:
         for clause in self.clauses:  # a plain loop: cheaper than all() on the hot path

@@ -154,6 +154,7 @@ class Statement:
         "actions",
         "allow",
         "condition",
+        "context_keys",
         "index",
         "not_principal",
         "not_resource",
@@ -185,6 +186,7 @@ class Statement:
         self.principal: PrincipalSet | None = None
         self.not_principal = False
         self.condition: Condition | None = None
+        self.context_keys: frozenset[str] = frozenset()  # keys conditions and variables read
 
     @property
     def effect(self) -> str:
@@ -580,6 +582,12 @@ def _check_statement(
         checker.problems.extend(problems)
         if st.condition is not None and not st.condition.clauses:
             st.condition = None
+
+    keys = set(st.condition.reads) if st.condition is not None else set()
+    for pattern in st.resource_templates:
+        if pattern.rest_template is not None:
+            keys.update(v.key for v in pattern.rest_template.variables)
+    st.context_keys = frozenset(keys)
 
     if kind is PolicyKind.RCP and effect == "Allow":
         checker.error(
