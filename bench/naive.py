@@ -89,3 +89,24 @@ def evaluate(
             return EXPLICIT_DENY
         allowed = True
     return ALLOW if allowed else IMPLICIT_DENY
+
+
+def from_document(doc: Mapping[str, Any]) -> dict[str, tuple[list[Mapping[str, Any]], dict[str, str]]]:
+    """Per user ARN of a snapshot document (API.md): the statements of its groups' managed
+    policies, in order, and its principal context (``aws:principaltag/…``, lower-case keys).
+    Only what the benchmark workload uses: managed policies attached to groups, user tags."""
+    out: dict[str, tuple[list[Mapping[str, Any]], dict[str, str]]] = {}
+    for account in doc["accounts"]:
+        prefix = f"arn:{doc.get('partition', 'aws')}:iam::{account['id']}:"
+        documents = {
+            f"{prefix}policy{p.get('path', '/')}{p['name']}": p["document"] for p in account["policies"]
+        }
+        groups = {g["name"]: g for g in account["groups"]}
+        for user in account["users"]:
+            statements: list[Mapping[str, Any]] = []
+            for name in user.get("groups", ()):
+                for arn in groups[name]["managed_policies"]:
+                    statements.extend(_as_list(documents[arn]["Statement"]))  # type: ignore[arg-type]
+            tags = {f"aws:principaltag/{k.lower()}": v for k, v in user.get("tags", {}).items()}
+            out[f"{prefix}user{user.get('path', '/')}{user['name']}"] = (statements, tags)
+    return out

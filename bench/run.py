@@ -1,19 +1,29 @@
-"""Benchmark harness: the decision engine against a naive evaluator on the ANCHORS §2 workload.
+"""Benchmark harness: the compiled snapshot's decision path on the ANCHORS §2 workload, at
+1,500 statements and scaled to 100,000.
 
-    python bench/run.py --out docs/benchmarks.md   # the full run (``make bench``), ~1 minute
-    python bench/run.py --quick                    # a smoke run of a few seconds
-    python bench/run.py --profile 5000             # cProfile of warm, cold and parse work
+    .venv/bin/python bench/run.py --out docs/benchmarks.md   # the full run (`make bench`), 2–3 min
+    .venv/bin/python bench/run.py --quick                    # a smoke run (1,500 and 6,000), ~30 s
+    .venv/bin/python bench/run.py --profile 20000            # cProfile of the uncached warm path
 
-The policy sets are built once per user (identity = a PolicyGroup of the user's groups'
-policies), then peers are measured in interleaved rounds (the order rotates each round):
+Per size, the parent generates the seeded workload (``workload.scaled``) and writes it as a
+snapshot document (API.md) plus a request list; a fresh child process then measures it, so the
+RSS it reports is that size's own:
 
-- the engine with a warm action index, with a cold one (fresh PolicySets, first pass), and
-  warm including the per-call ``Request`` construction and context normalisation;
-- the naive baseline of ``naive.py`` (fnmatch over plain dicts, no index).
+1. ``load_snapshot(bytes)`` and ``compile_snapshot(snapshot)``, timed, with the process RSS after
+   each step and after a first (cold) pass over the requests: the peak RSS at that point is what
+   a sidecar holding this snapshot needs;
+2. ``compile_snapshot(snapshot, indexed=False)``: the plain path (no action index, no memo), the
+   reference the differential tests compare the engine against;
+3. agreement: engine vs plain vs the naive evaluator of ``naive.py`` on every request (3-way:
+   Allow / ExplicitDeny / ImplicitDeny), and the cached engine vs the uncached one on a Zipf stream;
+4. interleaved rounds (the order rotates each round) of the peers: the plain path, the engine
+   uncached (warm action index), the engine with a ``DecisionCache`` under Zipf(1.1) traffic
+   over the requests (an LRU of 4,096 as in ANCHORS, and the default size), and the naive
+   evaluator. Throughput comes from uninstrumented loops, p50/p99 from single calls timed with
+   ``perf_counter_ns``. Every engine call is ``CompiledSnapshot.authorize`` with a resolved
+   principal and a normalised context, i.e. it includes building the ``Request``.
 
-Throughput comes from an uninstrumented loop; p50/p99 from timing single calls with
-``perf_counter_ns``. The run also counts outcomes, checks that engine and naive agree on every
-request, times policy parsing, and measures the action-index memo.
+The parent then writes the Markdown report (``--out``) and ``bench/results/latest.json``.
 """
 
 from __future__ import annotations
@@ -21,154 +31,124 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import json
 import math
 import os
 import platform
 import pstats
+import random
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import naive
 import workload
 
-from sidecar.engine import Decision, PolicyGroup, PolicySets, Principal, Request, evaluate, normalize_context
-from sidecar.policy import Policy, parse_policy
-from sidecar.policy.patterns import compile_action, compile_glob
+from sidecar.engine import normalize_context
+from sidecar.engine.cache import DecisionCache
+from sidecar.engine.compile import CompiledSnapshot, PrincipalEntry, compile_snapshot
+from sidecar.snapshot import load_snapshot
 
 NOW = 1_718_000_000.0  # a fixed clock: aws:CurrentTime is derived per call like in production
 OUTCOMES = ("Allow", "ExplicitDeny", "ImplicitDeny")
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_JSON = HERE / "results" / "latest.json"
 
-# ANCHORS.md §2, for the "how to read" note.
-ANCHOR_NAIVE_RATE, ANCHOR_NAIVE_P50, ANCHOR_NAIVE_P99 = 27_712, 36, 118
-ANCHOR_TOY_RATE, ANCHOR_TOY_P50, ANCHOR_TOY_RATIO = 251_145, 2.9, 10.1
-ANCHOR_OUTCOMES = (3_685, 766, 5_549)
+# Targets of the issue (benchmarks, not tests).
+TARGET_RATIO = 15.0  # engine uncached ≥ 15× the plain path, 1,500 statements, same run
+TARGET_P50_US, TARGET_P99_US = 2.0, 10.0  # ≈, engine uncached, 1,500 statements
+TARGET_GROWTH = 1.3  # p50 at the large size ≤ 1.3 × p50 at 1,500
+TARGET_LOAD_COMPILE_S = 3.0  # load + compile of 100,000 statements
+TARGET_RSS_MB = 300.0  # 10^6 bytes
 
-EnginePair = tuple[Request, PolicySets]
-NaiveInput = tuple[list[dict[str, Any]], str, str, dict[str, str]]
-RawInput = tuple[Principal, str, str, dict[str, str], PolicySets]
+# ANCHORS.md §2, for the "how to read" notes.
+ANCHOR_NAIVE_RATE, ANCHOR_NAIVE_P50 = 27_712, 36
+ANCHOR_TOY_RATE, ANCHOR_TOY_P50, ANCHOR_TOY_P99 = 251_145, 2.9, 14.5
+ANCHOR_LRU_HITS = 91.6
 
-
-# --- preparation ---------------------------------------------------------------------------
-
-
-@dataclass
-class Prepared:
-    wl: workload.Workload
-    policies: dict[str, Policy]
-    key_policy: Policy
-    principals: list[Principal]
-    requests: list[Request]
-    naive_inputs: list[NaiveInput]
-    timings: dict[str, float] = field(default_factory=dict)  # seconds
+Work = tuple[PrincipalEntry, str, str, dict[str, object]]
+NaiveInput = tuple[list[Any], str, str, dict[str, str]]
 
 
-def _principal(user: workload.User) -> Principal:
-    return Principal.from_arn(user.arn, tags={"team": user.team} if user.team else None)
+# --- small helpers -------------------------------------------------------------------------
 
 
-def prepare(wl: workload.Workload) -> Prepared:
-    t0 = time.process_time()
-    policies = {name: parse_policy(doc, "identity", name=name) for name, doc in wl.policies.items()}
-    key_policy = parse_policy(workload.KEY_POLICY, "resource", name="default-key-policy")
-    t1 = time.process_time()
-    principals = [_principal(u) for u in wl.users]
-    t2 = time.process_time()
-    requests = [
-        Request(
-            principals[r.user],
-            r.action,
-            r.resource,
-            context=normalize_context({"aws:SourceIp": r.source_ip}),
-            normalized=True,
-        )
-        for r in wl.requests
-    ]
-    t3 = time.process_time()
-    statements = [wl.statements_of(u) for u in wl.users]
-    naive_inputs: list[NaiveInput] = []
-    for r in wl.requests:
-        team = wl.users[r.user].team
-        ctx = {"aws:sourceip": r.source_ip}
-        if team is not None:
-            ctx["aws:principaltag/team"] = team
-        naive_inputs.append((statements[r.user], r.action, r.resource, ctx))
-    prep = Prepared(wl, policies, key_policy, principals, requests, naive_inputs)
-    prep.timings.update(parse_first=t1 - t0, principals=t2 - t1, requests=t3 - t2)
-    return prep
+def percentile(sorted_ns: Sequence[int], q: float) -> float:
+    """Nearest-rank percentile, in µs."""
+    n = len(sorted_ns)
+    return sorted_ns[min(n - 1, max(0, math.ceil(q * n) - 1))] / 1000
 
 
-def build_sets(prep: Prepared, *, key_policy: bool = True) -> list[PolicySets]:
-    """One PolicySets per request, fresh (empty action-index memos): the user's identity group,
-    plus the default key policy as the resource policy when the request names a KMS key."""
-    key_group = PolicyGroup([prep.key_policy])
-    per_user = []
-    for user in prep.wl.users:
-        group = PolicyGroup([prep.policies[name] for name in user.policy_names])
-        per_user.append((PolicySets(identity=group), PolicySets(identity=group, resource=key_group)))
-    return [per_user[r.user][1 if key_policy and r.is_kms_key else 0] for r in prep.wl.requests]
+def rss_mb() -> float:
+    """Current resident set size of this process, MB (10^6 bytes)."""
+    with open("/proc/self/statm", encoding="ascii") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
-def engine_pairs(prep: Prepared, sets: list[PolicySets]) -> list[EnginePair]:
-    return list(zip(prep.requests, sets, strict=True))
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # Linux: KiB
 
 
-def raw_inputs(prep: Prepared, sets: list[PolicySets]) -> list[RawInput]:
-    return [
-        (prep.principals[r.user], r.action, r.resource, {"aws:SourceIp": r.source_ip}, s)
-        for r, s in zip(prep.wl.requests, sets, strict=True)
-    ]
+def timer_overhead_ns() -> int:
+    clock = time.perf_counter_ns
+    samples = []
+    for _ in range(20_000):
+        t0 = clock()
+        samples.append(clock() - t0)
+    return int(statistics.median(samples))
+
+
+def _med(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
+
+
+def _timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float, float]:
+    w0, c0 = time.perf_counter(), time.process_time()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - w0, time.process_time() - c0
 
 
 # --- the measured loops --------------------------------------------------------------------
 
 
-def run_engine(pairs: Sequence[EnginePair]) -> None:
-    for req, sets in pairs:
-        evaluate(req, sets, NOW)
+def run_engine(compiled: CompiledSnapshot, items: Sequence[Work], cache: DecisionCache | None) -> None:
+    authorize = compiled.authorize
+    for entry, action, res, ctx in items:
+        authorize(entry, action, res, context=ctx, now=NOW, cache=cache)
 
 
-def run_engine_raw(items: Sequence[RawInput]) -> None:
-    for principal, action, res, ctx, sets in items:
-        evaluate(Request(principal, action, res, context=ctx), sets, NOW)
+def lat_engine(compiled: CompiledSnapshot, items: Sequence[Work], cache: DecisionCache | None) -> list[int]:
+    authorize, clock, out = compiled.authorize, time.perf_counter_ns, []
+    for entry, action, res, ctx in items:
+        t0 = clock()
+        authorize(entry, action, res, context=ctx, now=NOW, cache=cache)
+        out.append(clock() - t0)
+    return out
 
 
 def run_naive(items: Sequence[NaiveInput]) -> None:
+    evaluate = naive.evaluate
     for statements, action, res, ctx in items:
-        naive.evaluate(statements, action, res, ctx)
-
-
-def lat_engine(pairs: Sequence[EnginePair]) -> list[int]:
-    clock, out = time.perf_counter_ns, []
-    for req, sets in pairs:
-        t0 = clock()
-        evaluate(req, sets, NOW)
-        out.append(clock() - t0)
-    return out
-
-
-def lat_engine_raw(items: Sequence[RawInput]) -> list[int]:
-    clock, out = time.perf_counter_ns, []
-    for principal, action, res, ctx, sets in items:
-        t0 = clock()
-        evaluate(Request(principal, action, res, context=ctx), sets, NOW)
-        out.append(clock() - t0)
-    return out
+        evaluate(statements, action, res, ctx)
 
 
 def lat_naive(items: Sequence[NaiveInput]) -> list[int]:
-    clock, out = time.perf_counter_ns, []
+    evaluate, clock, out = naive.evaluate, time.perf_counter_ns, []
     for statements, action, res, ctx in items:
         t0 = clock()
-        naive.evaluate(statements, action, res, ctx)
+        evaluate(statements, action, res, ctx)
         out.append(clock() - t0)
     return out
 
@@ -191,27 +171,14 @@ def throughput(
                 return done / elapsed, done / max(time.process_time() - cpu_start, 1e-9)
 
 
-def percentile(sorted_ns: Sequence[int], q: float) -> float:
-    """Nearest-rank percentile, in µs."""
-    return sorted_ns[min(len(sorted_ns) - 1, max(0, math.ceil(q * len(sorted_ns)) - 1))] / 1000
-
-
-def timer_overhead_ns() -> int:
-    clock = time.perf_counter_ns
-    samples = []
-    for _ in range(20_000):
-        t0 = clock()
-        samples.append(clock() - t0)
-    return int(statistics.median(samples))
-
-
 @dataclass
 class Sample:
     rate: float  # decisions per wall-clock second
     cpu_rate: float  # decisions per CPU second of this process
-    p50: float
+    p50: float  # µs
     p99: float
     cpu_share: float = 1.0  # process CPU time / wall time while measuring (1.0: uncontended)
+    hit_rate: float | None = None  # decision-cache hits / lookups while measuring
 
 
 @dataclass
@@ -222,53 +189,20 @@ class Peer:
     samples: list[Sample] = field(default_factory=list)
 
 
-def make_peers(prep: Prepared, seconds: float, sample: int) -> list[Peer]:
-    warm = engine_pairs(prep, build_sets(prep))
-    run_engine(warm)  # fill the memos
-    warm_raw = raw_inputs(prep, [s for _, s in warm])
-    n = len(warm)
-    lat_slice = slice(0, min(sample, n))
-
-    def stats(rates: tuple[float, float], lat: list[int]) -> Sample:
-        lat.sort()
-        return Sample(rates[0], rates[1], percentile(lat, 0.50), percentile(lat, 0.99))
-
-    def engine_warm() -> Sample:
-        return stats(throughput(run_engine, warm, seconds), lat_engine(warm[lat_slice]))
-
-    def engine_raw() -> Sample:
-        return stats(throughput(run_engine_raw, warm_raw, seconds), lat_engine_raw(warm_raw[lat_slice]))
-
-    def engine_cold() -> Sample:
-        # Each pass gets fresh PolicySets; throughput from an uninstrumented pass, latency
-        # from a second, instrumented one (both are first passes over empty memos).
-        pairs = engine_pairs(prep, build_sets(prep))
-        gc.collect()
-        t0, c0 = time.perf_counter(), time.process_time()
-        run_engine(pairs)
-        rates = n / (time.perf_counter() - t0), n / max(time.process_time() - c0, 1e-9)
-        pairs = engine_pairs(prep, build_sets(prep))
-        gc.collect()
-        return stats(rates, lat_engine(pairs))
-
-    def naive_peer() -> Sample:
-        return stats(
-            throughput(run_naive, prep.naive_inputs, seconds), lat_naive(prep.naive_inputs[lat_slice])
-        )
-
-    return [
-        Peer("warm", "engine `evaluate`, warm action index", engine_warm),
-        Peer(
-            "raw",
-            "engine, warm, incl. `Request(...)` + context normalisation per call",
-            engine_raw,
-        ),
-        Peer("cold", "engine `evaluate`, cold action index (first pass, fresh PolicySets)", engine_cold),
-        Peer("naive", "naive pure Python (fnmatch over plain dicts, no index)", naive_peer),
-    ]
+def zipf_indices(n: int, length: int, s: float, seed: int) -> list[int]:
+    """``length`` request indices drawn Zipf(s) over ``n`` requests; which request has which
+    rank is a seeded shuffle."""
+    rng = random.Random(seed)
+    order = list(range(n))
+    rng.shuffle(order)
+    cum, total = [], 0.0
+    for rank in range(1, n + 1):
+        total += rank**-s
+        cum.append(total)
+    return [order[r] for r in rng.choices(range(n), cum_weights=cum, k=length)]
 
 
-def run_rounds(peers: list[Peer], rounds: int) -> None:
+def run_rounds(peers: list[Peer], rounds: int, log: Callable[[str], None]) -> None:
     for r in range(rounds):
         order = peers[r % len(peers) :] + peers[: r % len(peers)]
         for peer in order:
@@ -277,186 +211,360 @@ def run_rounds(peers: list[Peer], rounds: int) -> None:
             sample = peer.measure()
             sample.cpu_share = (time.process_time() - cpu) / (time.perf_counter() - wall)
             peer.samples.append(sample)
-        line = "  ".join(
-            f"{p.key} {p.samples[-1].rate:,.0f}/s ({p.samples[-1].cpu_share:.0%} CPU)" for p in peers
+        log(
+            f"round {r + 1}/{rounds}: "
+            + "  ".join(f"{p.key} {p.samples[-1].cpu_rate:,.0f}/s p50 {p.samples[-1].p50:.1f}" for p in peers)
         )
-        print(f"  round {r + 1}/{rounds}: {line}", file=sys.stderr)
 
 
-# --- agreement, parse time, memory ---------------------------------------------------------
+def show_profile(title: str, prof: cProfile.Profile) -> None:
+    print(f"\n===== {title} =====", flush=True)
+    stats = pstats.Stats(prof, stream=sys.stdout)
+    stats.sort_stats("tottime").print_stats(22)
+    stats.sort_stats("cumulative").print_stats(16)
+    sys.stdout.flush()
 
 
-@dataclass
-class Agreement:
-    engine: Counter[str]
-    naive: Counter[str]
-    engine_aimed: Counter[str]
-    engine_random: Counter[str]
-    errors: int
-    disagreements: list[int]
-    examples: list[str]
-    identity_only_disagreements: int
-    identity_only_kms: int
+# --- the child: one workload size in a fresh process ---------------------------------------
 
 
-def _describe(prep: Prepared, i: int, decision: Decision, naive_answer: str) -> str:
-    r = prep.wl.requests[i]
-    user = prep.wl.users[r.user]
-    return (
-        f"request {i}: {user.arn} (team {user.team}) {r.action} on {r.resource} from {r.source_ip}: "
-        f"engine {decision.kind.value} ({decision.reason}), naive {naive_answer}"
-    )
+class Child:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.dir = Path(args.child)
+        self.started = time.perf_counter()
+        self.stages: list[dict[str, Any]] = []
+        self.stage("interpreter + imports")
 
+    def log(self, message: str) -> None:
+        print(f"  [{time.perf_counter() - self.started:5.1f} s] {message}", file=sys.stderr, flush=True)
 
-def check_agreement(prep: Prepared) -> Agreement:
-    decisions = [evaluate(q, s, NOW) for q, s in engine_pairs(prep, build_sets(prep))]
-    answers = [naive.evaluate(*x) for x in prep.naive_inputs]
-    kinds = [d.kind.value for d in decisions]
-    diffs = [i for i, (a, b) in enumerate(zip(kinds, answers, strict=True)) if a != b]
-    examples = [_describe(prep, i, decisions[i], answers[i]) for i in diffs[:3]]
-    aimed = Counter(k for k, r in zip(kinds, prep.wl.requests, strict=True) if r.aimed)
-    randoms = Counter(k for k, r in zip(kinds, prep.wl.requests, strict=True) if not r.aimed)
-    # The same without the default key policy: identity policies alone, as a naive evaluator sees it.
-    bare = [evaluate(q, s, NOW) for q, s in engine_pairs(prep, build_sets(prep, key_policy=False))]
-    bare_diffs = [i for i, d in enumerate(bare) if d.kind.value != answers[i]]
-    kms = sum(
-        1
-        for i in bare_diffs
-        if prep.wl.requests[i].is_kms_key and bare[i].kind.value == "ImplicitDeny" and "KMS" in bare[i].reason
-    )
-    return Agreement(
-        Counter(kinds),
-        Counter(answers),
-        aimed,
-        randoms,
-        sum(1 for d in decisions if d.error is not None),
-        diffs,
-        examples,
-        len(bare_diffs),
-        kms,
-    )
+    def stage(self, label: str) -> None:
+        self.stages.append({"stage": label, "rss_mb": round(rss_mb(), 1), "peak_mb": round(peak_rss_mb(), 1)})
 
+    def work(self, compiled: CompiledSnapshot, records: list[dict[str, Any]]) -> list[Work]:
+        entries: dict[str, PrincipalEntry] = {}
+        out = []
+        for r in records:
+            entry = entries.get(r["principal"])
+            if entry is None:
+                entry = entries[r["principal"]] = compiled.resolve_principal(r["principal"])
+            ctx = normalize_context({"aws:SourceIp": r["source_ip"]})
+            out.append((entry, r["action"], r["resource"], ctx))
+        return out
 
-def time_parse(docs: dict[str, dict[str, Any]], repeats: int, *, clear: bool) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        if clear:
-            compile_action.cache_clear()
-            compile_glob.cache_clear()
+    def load_and_compile(self) -> None:
+        args = self.args
+        data = (self.dir / "snapshot.json").read_bytes()
+        self.records = records = json.loads((self.dir / "requests.json").read_text())
+        self.doc_bytes = len(data)
+        self.stage("snapshot document read (bytes) + request list")
         gc.collect()
-        t0 = time.process_time()
-        for name, doc in docs.items():
-            parse_policy(doc, "identity", name=name)
-        out.append(time.process_time() - t0)
+        build_prof = cProfile.Profile() if args.profile_build else None
+        if build_prof is not None:
+            build_prof.enable()
+        self.snapshot, self.load_wall, self.load_cpu = _timed(load_snapshot, data)
+        self.stage("load_snapshot")
+        self.log(f"load_snapshot {self.load_wall:.2f} s")
+        self.compiled, self.compile_wall, self.compile_cpu = _timed(compile_snapshot, self.snapshot)
+        if build_prof is not None:
+            build_prof.disable()
+            statements = self.compiled.counts["statements"]
+            show_profile(f"load_snapshot + compile_snapshot, {statements:,} statements", build_prof)
+        self.stage("compile_snapshot (indexed)")
+        self.log(f"compile_snapshot {self.compile_wall:.2f} s, {self.compiled.counts}")
+        self.items = self.work(self.compiled, records)
+        # The first pass: cold action index, every call timed (its overhead is negligible here).
+        gc.collect()
+        t0 = time.perf_counter()
+        cold = lat_engine(self.compiled, self.items, None)
+        self.cold_wall = time.perf_counter() - t0
+        cold.sort()
+        self.cold = {
+            "rate": len(cold) / self.cold_wall,
+            "p50_us": percentile(cold, 0.5),
+            "p99_us": percentile(cold, 0.99),
+        }
+        self.stage("first pass over the requests (fills the action-index memos)")
+        self.sidecar_peak_mb = peak_rss_mb()
+        del data
+        if args.profile:
+            stream = zipf_indices(len(records), args.stream, args.zipf, args.seed + 1)
+            self.stream = [self.items[i] for i in stream]
+            return
+        self.plain, self.plain_wall, self.plain_cpu = _timed(
+            lambda: compile_snapshot(self.snapshot, indexed=False)
+        )
+        self.plain_items = self.work(self.plain, records)
+        users = naive.from_document(json.loads((self.dir / "snapshot.json").read_bytes()))
+        self.naive_items: list[NaiveInput] = []
+        for r in records:
+            statements, tags = users[r["principal"]]
+            self.naive_items.append(
+                (statements, r["action"], r["resource"], {"aws:sourceip": r["source_ip"], **tags})
+            )
+        self.stream_idx = zipf_indices(len(records), args.stream, args.zipf, args.seed + 1)
+        self.stream = [self.items[i] for i in self.stream_idx]
+        self.stage("plain-path compile, naive inputs, Zipf stream (not part of a sidecar)")
+        # One full collection, timed: the pause an unfrozen sidecar risks with all this in memory.
+        # Then freeze everything built so far, so the measured loops (and the gc.collect() before
+        # each of them) do not walk the snapshot's millions of objects again and again.
+        self.tracked = len(gc.get_objects())
+        t0 = time.perf_counter()
+        gc.collect()
+        self.full_gc_s = time.perf_counter() - t0
+        gc.freeze()
+
+    # --- agreement -------------------------------------------------------------------------
+
+    def agreement(self) -> dict[str, Any]:
+        records = self.records
+        engine = [self.compiled.authorize(*w[:3], context=w[3], now=NOW) for w in self.items]
+        plain = [self.plain.authorize(*w[:3], context=w[3], now=NOW) for w in self.plain_items]
+        answers = [naive.evaluate(*x) for x in self.naive_items]
+        ek = [d.kind.value for d in engine]
+        pk = [d.kind.value for d in plain]
+
+        def diff(a: list[str], b: list[str]) -> list[int]:
+            return [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+
+        def describe(i: int) -> str:
+            r = records[i]
+            return (
+                f"request {i}: {r['principal']} {r['action']} on {r['resource']} from {r['source_ip']}: "
+                f"engine {ek[i]} ({engine[i].reason}), plain {pk[i]}, naive {answers[i]}"
+            )
+
+        cache = DecisionCache(self.args.cache_size)
+        n_cached = min(len(self.stream), 50_000)
+        cached = [
+            self.compiled.authorize(*w[:3], context=w[3], now=NOW, cache=cache).kind.value
+            for w in self.stream[:n_cached]
+        ]
+        cached_diffs = [j for j, k in enumerate(cached) if k != ek[self.stream_idx[j]]]
+        pairs = {
+            "engine_vs_plain": diff(ek, pk),
+            "engine_vs_naive": diff(ek, answers),
+            "plain_vs_naive": diff(pk, answers),
+        }
+        aimed = [r["aimed"] for r in records]
+        return {
+            "compared": len(records),
+            "outcomes": {
+                "engine": dict(Counter(ek)),
+                "plain": dict(Counter(pk)),
+                "naive": dict(Counter(answers)),
+                "engine_aimed": dict(Counter(k for k, a in zip(ek, aimed, strict=True) if a)),
+                "engine_random": dict(Counter(k for k, a in zip(ek, aimed, strict=True) if not a)),
+            },
+            "errors": {
+                "engine": sum(d.error is not None for d in engine),
+                "plain": sum(d.error is not None for d in plain),
+            },
+            "disagreements": {k: len(v) for k, v in pairs.items()},
+            "examples": {k: [describe(i) for i in v[:3]] for k, v in pairs.items()},
+            "cached_compared": n_cached,
+            "cached_vs_uncached": len(cached_diffs),
+            "cached_hit_rate": cache.hits / max(cache.hits + cache.misses, 1),
+        }
+
+    # --- peers -----------------------------------------------------------------------------
+
+    def peers(self) -> list[Peer]:
+        args = self.args
+        lat_n = min(args.sample, len(self.items))
+        compiled, plain = self.compiled, self.plain
+
+        def stats(rates: tuple[float, float], lat: list[int], hit_rate: float | None = None) -> Sample:
+            lat.sort()
+            return Sample(rates[0], rates[1], percentile(lat, 0.50), percentile(lat, 0.99), hit_rate=hit_rate)
+
+        def uncached(c: CompiledSnapshot, items: list[Work]) -> Callable[[], Sample]:
+            def measure() -> Sample:
+                rates = throughput(lambda chunk: run_engine(c, chunk, None), items, args.seconds)
+                return stats(rates, lat_engine(c, items[:lat_n], None))
+
+            return measure
+
+        def cached(size: int) -> Callable[[], Sample]:
+            cache = DecisionCache(size)
+            run_engine(compiled, self.stream, cache)  # steady state before the first round
+
+            def measure() -> Sample:
+                h0, m0 = cache.hits, cache.misses
+                rates = throughput(
+                    lambda chunk: run_engine(compiled, chunk, cache), self.stream, args.seconds
+                )
+                lat = lat_engine(compiled, self.stream[:lat_n], cache)
+                hits, misses = cache.hits - h0, cache.misses - m0
+                return stats(rates, lat, hits / max(hits + misses, 1))
+
+            return measure
+
+        def naive_peer() -> Sample:
+            rates = throughput(run_naive, self.naive_items, args.seconds)
+            return stats(rates, lat_naive(self.naive_items[:lat_n]))
+
+        default_size = DecisionCache().maxsize
+        out = [
+            Peer(
+                "plain",
+                "plain path: `compile_snapshot(..., indexed=False)`, no cache",
+                uncached(plain, self.plain_items),
+            ),
+            Peer("engine", "engine uncached (warm action index)", uncached(compiled, self.items)),
+            Peer(
+                "cached",
+                f"engine + `DecisionCache({args.cache_size:,})`, Zipf({args.zipf:g}) traffic",
+                cached(args.cache_size),
+            ),
+        ]
+        if default_size != args.cache_size:
+            out.append(
+                Peer(
+                    "cached_default",
+                    f"engine + `DecisionCache()` (default {default_size:,}), Zipf({args.zipf:g}) traffic",
+                    cached(default_size),
+                )
+            )
+        out.append(Peer("naive", "naive pure Python (`bench/naive.py`: fnmatch, no index)", naive_peer))
+        return out
+
+    def traced_compile(self) -> dict[str, float]:
+        """tracemalloc: bytes a second indexed compile allocates and keeps, then after a pass."""
+        gc.collect()
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        compiled = compile_snapshot(self.snapshot)
+        after_compile = tracemalloc.get_traced_memory()[0]
+        run_engine(compiled, self.work(compiled, self.records), None)
+        gc.collect()
+        after_pass = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        return {"compiled_mb": (after_compile - base) / 1e6, "after_first_pass_mb": (after_pass - base) / 1e6}
+
+    # --- profile ---------------------------------------------------------------------------
+
+    def profile(self, n: int) -> None:
+        """cProfile tables: the uncached warm path, then the decision cache's hit path."""
+        gc.collect()
+        gc.freeze()
+        statements = self.compiled.counts["statements"]
+        items = (self.items * (n // len(self.items) + 1))[:n]
+        prof = cProfile.Profile()
+        prof.runcall(run_engine, self.compiled, items, None)
+        show_profile(f"engine uncached, warm: {n:,} decisions, {statements:,} statements", prof)
+        cache = DecisionCache()
+        run_engine(self.compiled, self.stream, cache)  # every stream entry is now cached
+        hits = (self.stream * (n // len(self.stream) + 1))[:n]
+        prof = cProfile.Profile()
+        prof.runcall(run_engine, self.compiled, hits, cache)
+        show_profile(f"engine + DecisionCache() hits: {n:,} decisions, {statements:,} statements", prof)
+
+    # --- main ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        args = self.args
+        self.load_and_compile()
+        if args.profile:
+            self.profile(args.profile)
+            return
+        overhead = timer_overhead_ns()
+        agreement = self.agreement()
+        self.log(
+            "agreement: "
+            + ", ".join(f"{k} {v}" for k, v in agreement["disagreements"].items())
+            + f", cached_vs_uncached {agreement['cached_vs_uncached']}"
+        )
+        peers = self.peers()
+        run_rounds(peers, args.rounds, self.log)
+        small = self.compiled.counts["statements"] <= args.tracemalloc_max
+        traced = self.traced_compile() if small else None
+        self.log("tracemalloc done")
+        result = {
+            "counts": self.compiled.counts,
+            "document_bytes": self.doc_bytes,
+            "load": {"wall_s": self.load_wall, "cpu_s": self.load_cpu},
+            "compile": {
+                "wall_s": self.compile_wall,
+                "cpu_s": self.compile_cpu,
+                "compile_seconds": self.compiled.compile_seconds,
+            },
+            "compile_plain": {"wall_s": self.plain_wall, "cpu_s": self.plain_cpu},
+            "cold_pass": self.cold,
+            "rss": {
+                "stages": self.stages,
+                "sidecar_peak_mb": self.sidecar_peak_mb,
+                "final_peak_mb": peak_rss_mb(),
+            },
+            "tracemalloc": traced,
+            "gc": {"tracked_objects": self.tracked, "full_collection_s": self.full_gc_s},
+            "timer_overhead_ns": overhead,
+            "peers": {
+                p.key: {
+                    "label": p.label,
+                    "samples": [asdict(s) for s in p.samples],
+                    "median": summarize(p.samples),
+                }
+                for p in peers
+            },
+            "ratios": ratios(peers),
+            "agreement": agreement,
+            "wall_s": time.perf_counter() - self.started,
+        }
+        (self.dir / "result.json").write_text(json.dumps(result, indent=1))
+
+
+def summarize(samples: list[Sample]) -> dict[str, float | None]:
+    hit = [s.hit_rate for s in samples if s.hit_rate is not None]
+    return {
+        "rate": _med([s.rate for s in samples]),
+        "cpu_rate": _med([s.cpu_rate for s in samples]),
+        "p50_us": _med([s.p50 for s in samples]),
+        "p99_us": _med([s.p99 for s in samples]),
+        "cpu_share_min": min(s.cpu_share for s in samples),
+        "hit_rate": _med(hit) if hit else None,
+    }
+
+
+def ratios(peers: list[Peer]) -> dict[str, dict[str, list[float]]]:
+    """Per round, each peer's CPU-time rate over the plain path's and the naive evaluator's."""
+    by = {p.key: p for p in peers}
+    out: dict[str, dict[str, list[float]]] = {}
+    for p in peers:
+        out[p.key] = {
+            base: [s.cpu_rate / b.cpu_rate for s, b in zip(p.samples, by[base].samples, strict=True)]
+            for base in ("plain", "naive")
+        }
     return out
 
 
-def memo_size(groups: Sequence[PolicyGroup]) -> tuple[int, int]:
-    """(entries, bytes) of the action-index memos: the dicts, their (denies, allows) tuples
-    and key strings. Statements are shared with the policies and not counted."""
-    entries = size = 0
-    seen: set[int] = set()
-    for group in groups:
-        if id(group) in seen:
-            continue
-        seen.add(id(group))
-        memo = group._memo  # read-only peek at the engine's private memo
-        size += sys.getsizeof(memo)
-        for key, pair in memo.items():
-            entries += 1
-            size += sys.getsizeof(key) + sys.getsizeof(pair)
-            size += sum(sys.getsizeof(t) for t in pair if t)  # () is a shared singleton
-    return entries, size
+# --- the parent ----------------------------------------------------------------------------
 
 
-@dataclass
-class Memory:
-    entries: int
-    groups: int
-    getsizeof_bytes: int
-    traced_memo_bytes: int
-    traced_total_bytes: int
-    catalog_users: int
-    catalog_actions: int
-    catalog_bytes_per_user: float
-    catalog_us_per_miss: float
-    max_rss_kib: int
-
-
-def _groups_of(sets: Sequence[PolicySets]) -> list[PolicyGroup]:
-    out = []
-    for s in sets:
-        out.append(s.identity)
-        if s.resource is not None:
-            out.append(s.resource)
-    return out
-
-
-def measure_memory(prep: Prepared, catalog_users: int) -> Memory:
-    sets = build_sets(prep)
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.take_snapshot()
-    run_engine(engine_pairs(prep, sets))
-    after = tracemalloc.take_snapshot()
-    tracemalloc.stop()
-    diff = after.compare_to(before, "filename")
-    traced_memo = sum(s.size_diff for s in diff if s.traceback[0].filename.endswith("engine/policyset.py"))
-    traced_total = sum(s.size_diff for s in diff)
-    groups = _groups_of(sets)
-    entries, size = memo_size(groups)
-
-    # Worst case within the catalog: every catalog action asked once of the first N users.
-    fresh = [PolicyGroup([prep.policies[n] for n in u.policy_names]) for u in prep.wl.users[:catalog_users]]
-    actions = workload.ALL_ACTIONS
-    t0 = time.process_time()
-    for group in fresh:
-        for action in actions:
-            group.for_action(action)
-    miss_us = (time.process_time() - t0) / (len(fresh) * len(actions)) * 1e6
-    _, catalog_bytes = memo_size(fresh)
-    return Memory(
-        entries,
-        len({id(g) for g in groups}),
-        size,
-        traced_memo,
-        traced_total,
-        len(fresh),
-        len(actions),
-        catalog_bytes / len(fresh),
-        miss_us,
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-    )
-
-
-# --- the report ----------------------------------------------------------------------------
-
-
-def _as_list(value: str | list[str]) -> list[str]:
-    return [value] if isinstance(value, str) else value
-
-
-def machine_facts() -> dict[str, str]:
+def machine_facts() -> dict[str, Any]:
     cpu = "unknown CPU"
+    mem = 0.0
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            mem = next(int(ln.split()[1]) for ln in fh if ln.startswith("MemTotal")) / 2**20
+    except (OSError, StopIteration):
         pass
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         usable = os.cpu_count() or 0
     try:
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         commit = subprocess.run(
-            ["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", root, "status", "--porcelain", "--untracked-files=no", "sidecar"],
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "sidecar"],
             capture_output=True,
             text=True,
             timeout=10,
@@ -466,314 +574,524 @@ def machine_facts() -> dict[str, str]:
         commit = "unknown"
     return {
         "commit": commit,
-        "nproc": str(usable),
+        "nproc": usable,
         "cpu": cpu,
+        "memory_gib": round(mem, 1),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "platform": platform.platform(terse=True),
     }
 
 
-def _med(values: Sequence[float]) -> float:
-    return float(statistics.median(values))
+def workload_facts(wl: workload.Workload, seconds: float) -> dict[str, Any]:
+    per_user = [sum(len(wl.policies[n]["Statement"]) for n in u.policy_names) for u in wl.users]
+    return {
+        "seed": wl.seed,
+        "users": len(wl.users),
+        "groups": len(wl.group_policies),
+        "policies": len(wl.policies),
+        "statements": wl.statement_count,
+        "statements_per_user": [min(per_user), int(statistics.median(per_user)), max(per_user)],
+        "requests": len(wl.requests),
+        "aimed": sum(r.aimed for r in wl.requests),
+        "kms_key_requests": sum(r.is_kms_key for r in wl.requests),
+        "generate_s": seconds,
+    }
 
 
-def _range(values: Sequence[float], fmt: str) -> str:
+def child_argv(args: argparse.Namespace, directory: str) -> list[str]:
+    argv = [sys.executable, str(Path(__file__).resolve()), "--child", directory]
+    flags = (
+        "rounds",
+        "seconds",
+        "sample",
+        "seed",
+        "cache_size",
+        "zipf",
+        "stream",
+        "profile",
+        "tracemalloc_max",
+    )
+    for flag in flags:
+        value = getattr(args, flag)
+        if value is not None:
+            argv += [f"--{flag.replace('_', '-')}", str(value)]
+    if args.profile_build:
+        argv.append("--profile-build")
+    return argv
+
+
+def measure_size(args: argparse.Namespace, size: int, log: Callable[[str], None]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    wl = workload.scaled(size, args.seed)
+    facts = workload_facts(wl, time.perf_counter() - t0)
+    with tempfile.TemporaryDirectory(prefix="iam-bench-") as tmp:
+        Path(tmp, "snapshot.json").write_bytes(workload.document_bytes(wl))
+        Path(tmp, "requests.json").write_text(json.dumps(workload.request_records(wl)))
+        del wl
+        gc.collect()
+        log(
+            f"{size:,} statements: workload generated and written ({facts['generate_s']:.1f} s); child starts"
+        )
+        subprocess.run(child_argv(args, tmp), check=True)
+        if args.profile:
+            return {"workload": facts}
+        result = json.loads(Path(tmp, "result.json").read_text())
+    result["workload"] = facts
+    return result
+
+
+def evaluate_targets(sizes: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    small_key, large_key = min(sizes), max(sizes)
+    small, large = sizes[small_key], sizes[large_key]
+    eng = small["peers"]["engine"]["median"]
+    ratio = _med(small["ratios"]["engine"]["plain"])
+    growth = large["peers"]["engine"]["median"]["p50_us"] / eng["p50_us"]
+    load_compile = large["load"]["wall_s"] + large["compile"]["wall_s"]
+    rss = large["rss"]["sidecar_peak_mb"]
+    ls, lc = large["load"]["wall_s"], large["compile"]["wall_s"]
+    n_small = small["workload"]["statements"]
+    n_large = large["workload"]["statements"]
+    return [
+        {
+            "target": f"engine uncached ≥ {TARGET_RATIO:g}× the plain path ({n_small:,} statements, one run)",
+            "measured": f"{ratio:.1f}× (CPU-time rates, median of rounds)",
+            "value": ratio,
+            "met": ratio >= TARGET_RATIO,
+        },
+        {
+            "target": f"engine uncached p50 ≤ {TARGET_P50_US:g} µs ({n_small:,})",
+            "measured": f"{eng['p50_us']:.2f} µs",
+            "value": eng["p50_us"],
+            "met": eng["p50_us"] <= TARGET_P50_US,
+        },
+        {
+            "target": f"engine uncached p99 ≤ {TARGET_P99_US:g} µs ({n_small:,})",
+            "measured": f"{eng['p99_us']:.2f} µs",
+            "value": eng["p99_us"],
+            "met": eng["p99_us"] <= TARGET_P99_US,
+        },
+        {
+            "target": f"growth: p50 at {n_large:,} ≤ {TARGET_GROWTH:g}× p50 at {n_small:,}",
+            "measured": f"{growth:.2f}× ({large['peers']['engine']['median']['p50_us']:.2f} vs "
+            f"{eng['p50_us']:.2f} µs)",
+            "value": growth,
+            "met": growth <= TARGET_GROWTH,
+        },
+        {
+            "target": f"load + compile of {n_large:,} statements ≤ {TARGET_LOAD_COMPILE_S:g} s",
+            "measured": f"{load_compile:.2f} s (load {ls:.2f} s + compile {lc:.2f} s, wall clock)",
+            "value": load_compile,
+            "met": load_compile <= TARGET_LOAD_COMPILE_S,
+        },
+        {
+            "target": f"RSS ≤ {TARGET_RSS_MB:g} MB ({n_large:,} statements)",
+            "measured": f"{rss:.0f} MB (peak RSS after load + compile + one pass)",
+            "value": rss,
+            "met": rss <= TARGET_RSS_MB,
+        },
+    ]
+
+
+# --- the report ----------------------------------------------------------------------------
+
+
+def _n(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _rng(values: Sequence[float], fmt: str) -> str:
     return f"{format(_med(values), fmt)} ({format(min(values), fmt)}–{format(max(values), fmt)})"
 
 
-def render(
-    args: argparse.Namespace,
-    prep: Prepared,
-    peers: list[Peer],
-    agreement: Agreement,
-    parse_cold: list[float],
-    parse_warm: list[float],
-    sets_build: float,
-    memory: Memory,
-    overhead_ns: int,
-    wall: float,
-) -> str:
-    wl = prep.wl
-    facts = machine_facts()
-    max_memo = PolicyGroup().max_memo
-    per_entry = memory.getsizeof_bytes / max(memory.entries, 1)
-    entries_per_user = [sum(len(_as_list(st["Action"])) for st in wl.statements_of(u)) for u in wl.users]
-    scanned = statistics.mean(entries_per_user[r.user] for r in wl.requests)
-    sizes = workload.catalog_sizes()
-    per_user = [len(u.policy_names) * 5 for u in wl.users]
-    aimed = sum(1 for r in wl.requests if r.aimed)
-    by_key = {p.key: p for p in peers}
-    naive_cpu = [s.cpu_rate for s in by_key["naive"].samples]
-    command = "python bench/run.py " + " ".join(args.argv)
-    lat_n = min(args.sample, len(wl.requests))
-    n_pol = len(wl.policies)
+def _size_label(result: dict[str, Any]) -> str:
+    return f"{result['workload']['statements']:,} statements"
+
+
+def peer_table(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "| peer | decisions per CPU-second | decisions/s, wall clock | p50 µs | p99 µs | × plain path "
+        "| × naive | cache hits |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key, peer in result["peers"].items():
+        samples = peer["samples"]
+        med = peer["median"]
+        r = result["ratios"][key]
+        vs_plain = "1" if key == "plain" else _rng(r["plain"], ".1f")
+        vs_naive = "1" if key == "naive" else _rng(r["naive"], ".1f")
+        hits = f"{med['hit_rate']:.1%}" if med["hit_rate"] is not None else "–"
+        lines.append(
+            f"| {peer['label']} | {_rng([s['cpu_rate'] for s in samples], ',.0f')} "
+            f"| {_rng([s['rate'] for s in samples], ',.0f')} | {med['p50_us']:.2f} | {med['p99_us']:.2f} "
+            f"| {vs_plain} | {vs_naive} | {hits} |"
+        )
+    cold = result["cold_pass"]
+    lines.append(
+        f"| engine, first pass after compile (cold action index; one pass, not in the rounds) "
+        f"| – | {cold['rate']:,.0f} | {cold['p50_us']:.2f} | {cold['p99_us']:.2f} | – | – | – |"
+    )
+    return lines
+
+
+def render(args: argparse.Namespace, report: dict[str, Any]) -> str:
+    sizes: dict[int, dict[str, Any]] = {int(k): v for k, v in report["sizes"].items()}
+    keys = sorted(sizes)
+    facts = report["machine"]
+    targets = report["targets"]
+    small, large = sizes[keys[0]], sizes[keys[-1]]
+    cols = " | ".join(_size_label(sizes[k]) for k in keys)
+    sep = "|---" * (len(keys) + 1) + "|"
     lines = [
         "# Benchmarks",
         "",
-        "Generated by `bench/run.py` (`make bench`); rerun it rather than editing the numbers.",
-        "The workload and the naive baseline live in `bench/workload.py` and `bench/naive.py`;",
-        "reference numbers of peer evaluators are in `shared/bench/ANCHORS.md` (§2).",
+        "Generated by `bench/run.py` (`make bench`) together with `bench/results/latest.json`, which "
+        "holds every number below and the per-round samples; rerun it rather than editing the numbers. "
+        "The workload and the naive baseline are `bench/workload.py` and `bench/naive.py`; reference "
+        "numbers of peer evaluators are in `shared/bench/ANCHORS.md` (§2).",
         "",
-        "## Decision engine vs naive evaluator, ANCHORS §2 workload",
+        "## How to rerun",
         "",
-        f"- **Run:** {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, `{command}`, "
-        f"{args.rounds} interleaved rounds × {args.seconds:g} s per peer (order rotates each round), "
-        f"{wall:.0f} s wall time in all.",
-        f"- **Engine:** commit {facts['commit']}.",
-        f"- **Machine:** nproc {facts['nproc']}, {facts['cpu']}, {facts['python']}, {facts['platform']}.",
-        f"- **Workload** (seed {wl.seed}): {len(wl.users):,} users in {len(wl.group_policies)} groups, "
-        f"{n_pol} managed policies, {wl.statement_count:,} statements "
-        f"({min(per_user)}/{int(statistics.median(per_user))}/{max(per_user)} per user min/median/max), "
-        f"80/20 Allow/Deny per statement. {len(wl.requests):,} requests, {aimed:,} aimed at the "
-        f"caller's own statements. Catalog: {sum(sizes.values())} real action names "
-        f"({', '.join(f'{s} {n}' for s, n in sizes.items())}); ANCHORS used policyuniverse's "
-        "1,122. KMS key requests carry AWS's default key policy (delegates to IAM) as the resource "
-        "policy; see `bench/workload.py`.",
+        "```sh",
+        f"make bench                               # full run: this file + bench/results/latest.json "
+        f"(the run below took {report['wall_s'] / 60:.1f} min)",
+        ".venv/bin/python bench/run.py --quick    # smoke run (1,500 and 6,000 statements), writes nothing",
+        ".venv/bin/python bench/run.py --profile 20000   # cProfile of the uncached warm path, per size",
+        ".venv/bin/python bench/run.py --sizes 1500,10000 --rounds 3 --out /tmp/b.md --json /tmp/b.json",
+        "```",
         "",
-        "| peer | decisions/s, wall clock | decisions per CPU-second | p50 µs | p99 µs "
-        "| × naive (CPU time) |",
-        "|---|---|---|---|---|---|",
+        "## This run",
+        "",
+        f"- **When / how:** {report['generated']}, `{report['command']}`; {args.rounds} interleaved "
+        f"round{'s' if args.rounds != 1 else ''} × {args.seconds:g} s per peer (the order rotates "
+        f"each round), each size in its own fresh process; {report['wall_s']:.0f} s wall time in all.",
+        f"- **Code:** commit {facts['commit']}.",
+        f"- **Machine:** {facts['nproc']} usable CPUs, {facts['cpu']}, {facts['memory_gib']} GiB RAM, "
+        f"{facts['python']}, {facts['platform']}. Load average before the run "
+        f"{report['loadavg_before']:.2f}, after {report['loadavg_after']:.2f}.",
+        "",
+        "## Targets",
+        "",
+        "Benchmarks, not tests: reported against the issue's targets, not enforced. The size targets "
+        "(growth, load + compile, RSS) are read at the largest size of the run"
+        + ("." if keys[-1] >= 100_000 else f" ({_size_label(large)}, not 100,000: a partial run)."),
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
     ]
-    for peer in peers:
-        rates = [s.rate for s in peer.samples]
-        cpu_rates = [s.cpu_rate for s in peer.samples]
-        ratios = [s.cpu_rate / n for s, n in zip(peer.samples, naive_cpu, strict=True)]
-        ratio = "1" if peer.key == "naive" else _range(ratios, ".2f")
-        p50 = _med([s.p50 for s in peer.samples])
-        p99 = _med([s.p99 for s in peer.samples])
-        lines.append(
-            f"| {peer.label} | {_range(rates, ',.0f')} | {_range(cpu_rates, ',.0f')} | {p50:.1f} "
-            f"| {p99:.1f} | {ratio} |"
+    for t in targets:
+        lines.append(f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |")
+    lines += [
+        "",
+        "## Workloads",
+        "",
+        "Seeded synthetic workloads shaped like ANCHORS §2 (`workload.scaled(n)`): 3 managed "
+        "policies × 5 statements per group, each user in 1–3 groups, so each user's own statements "
+        "stay at 15–45; groups = statements / 15, users = 10 × groups. 80/20 Allow/Deny per statement, "
+        "wildcard actions and resources, `StringEquals aws:PrincipalTag/team`, `IpAddress` / "
+        "`NotIpAddress aws:SourceIp`. Rendered as one snapshot document (API.md): one account outside "
+        "any organisation, the users with their `team` tag, the groups, the managed policies, and the "
+        "KMS keys as resources carrying AWS's default key policy (it delegates to IAM).",
+        "",
+        f"| | {cols} |",
+        sep,
+    ]
+
+    def row(label: str, fn: Callable[[dict[str, Any]], str]) -> None:
+        lines.append(f"| {label} | " + " | ".join(fn(sizes[k]) for k in keys) + " |")
+
+    row(
+        "users / groups / managed policies",
+        lambda r: f"{r['workload']['users']:,} / {r['workload']['groups']:,} / {r['workload']['policies']:,}",
+    )
+    row(
+        "statements (per user min/median/max)",
+        lambda r: (
+            f"{r['workload']['statements']:,} ({'/'.join(map(str, r['workload']['statements_per_user']))})"
+        ),
+    )
+    row(
+        "requests (aimed at the caller's own statements; KMS key requests)",
+        lambda r: (
+            f"{r['workload']['requests']:,} ({r['workload']['aimed']:,}; "
+            f"{r['workload']['kms_key_requests']:,})"
+        ),
+    )
+    row("snapshot document", lambda r: f"{r['document_bytes'] / 1e6:,.1f} MB JSON")
+    row(
+        "statements counted by the compiled snapshot (incl. 40 key policies)",
+        lambda r: f"{r['counts']['statements']:,}",
+    )
+    row("generating the workload (not measured further)", lambda r: f"{r['workload']['generate_s']:.1f} s")
+
+    for k in keys:
+        r = sizes[k]
+        lines += ["", f"## Decision speed, {_size_label(r)}", "", *peer_table(r)]
+    lines += [
+        "",
+        "Every engine row calls `CompiledSnapshot.authorize(entry, action, resource, context=…, now=…)` "
+        "with the principal resolved beforehand and the context normalised once per request (as the "
+        "server does before deciding); the call includes building the `Request`, the policy-set "
+        f"lookup, and evaluation. Throughput: uninstrumented loops, ≈{args.seconds:g} s per peer per "
+        f"round, cycling through the {small['workload']['requests']:,} requests (cache rows: through "
+        f"a Zipf stream of {args.stream:,} draws over them). Latency: {args.sample:,} single calls per "
+        f"round timed with `perf_counter_ns` (the timer costs ≈{small['timer_overhead_ns']} ns and is "
+        "included), median of the per-round p50/p99. Cells: median (min–max) over rounds. The ratios "
+        "divide CPU-time rates of the same round, so they hold up when other processes share the "
+        "cores; wall-clock rates do not. Cache rows: the cache is filled to steady state before the "
+        "first round and kept across rounds; hits are counted over the measured calls. After setup "
+        "the child runs one full `gc.collect()` (its pause is in the memory table) and then "
+        "`gc.freeze()`, so the collections before and during the rounds do not walk the snapshot's "
+        "objects again.",
+        "",
+        "## Load, compile, memory",
+        "",
+        f"| step | {cols} |",
+        sep,
+    ]
+    row(
+        "`load_snapshot(bytes)`, wall (CPU)",
+        lambda r: f"{r['load']['wall_s']:.2f} s ({r['load']['cpu_s']:.2f} s)",
+    )
+    row(
+        "`compile_snapshot(snapshot)`, wall (CPU)",
+        lambda r: f"{r['compile']['wall_s']:.2f} s ({r['compile']['cpu_s']:.2f} s)",
+    )
+    row("**load + compile**", lambda r: f"**{r['load']['wall_s'] + r['compile']['wall_s']:.2f} s**")
+    row(
+        "`compile_snapshot(snapshot, indexed=False)` (plain path)",
+        lambda r: f"{r['compile_plain']['wall_s']:.2f} s",
+    )
+    for i, stage in enumerate(small["rss"]["stages"]):
+        label = stage["stage"]
+        row(
+            f"RSS after: {label}",
+            lambda r, i=i: (
+                f"{r['rss']['stages'][i]['rss_mb']:,.0f} MB" if i < len(r["rss"]["stages"]) else "–"
+            ),
+        )
+    row(
+        "**peak RSS of a sidecar-like process** (imports + document + load + compile + one pass)",
+        lambda r: f"**{r['rss']['sidecar_peak_mb']:,.0f} MB**",
+    )
+    row(
+        "objects tracked by the GC after setup; one full `gc.collect()` then",
+        lambda r: f"{r['gc']['tracked_objects'] / 1e6:,.2f} M; {r['gc']['full_collection_s'] * 1e3:,.0f} ms",
+    )
+    row(
+        "peak RSS of the whole child (plus plain path, naive inputs, caches)",
+        lambda r: f"{r['rss']['final_peak_mb']:,.0f} MB",
+    )
+    if small.get("tracemalloc"):
+        row(
+            "tracemalloc: a second indexed compile keeps",
+            lambda r: f"{r['tracemalloc']['compiled_mb']:,.1f} MB" if r.get("tracemalloc") else "–",
+        )
+        row(
+            "… and after one pass over the requests (memos)",
+            lambda r: f"{r['tracemalloc']['after_first_pass_mb']:,.1f} MB" if r.get("tracemalloc") else "–",
         )
     lines += [
         "",
-        f"Throughput: uninstrumented loops, ≈{args.seconds:g} s per peer per round. Latency: each call "
-        f"timed with `perf_counter_ns` over {lat_n:,} decisions per round (the cold row: the "
-        f"{len(wl.requests):,} calls of a first pass), median of the per-round p50/p99; the timer "
-        f"itself costs ≈{overhead_ns} ns per call and is included. Cells: median (min–max) over "
-        "rounds. The ratio divides CPU-time rates per round by the naive peer's of the same round, "
-        "so it holds up when other processes share the machine; wall-clock rates do not.",
+        "MB = 10^6 bytes. RSS from `/proc/self/statm` right after each step (memory the allocator "
+        "freed but kept, e.g. the parsed JSON tree of the document, still counts, as it would in a "
+        "sidecar); peaks from `getrusage(RUSAGE_SELF).ru_maxrss`. The document bytes stay in memory "
+        "until after the first pass (a sidecar keeps its active document for persistence anyway). "
+        "tracemalloc (only up to "
+        f"{args.tracemalloc_max:,} statements: it slows compiling severalfold) counts the bytes a "
+        "second compile of the same Snapshot allocates and keeps. The full `gc.collect()` row is the "
+        "pause an automatic full collection costs with this much in memory (unless the process "
+        "`gc.freeze()`s after loading).",
         "",
-        "### Outcomes and agreement",
+        "## Outcomes and agreement",
         "",
-        "| evaluator | Allow | ExplicitDeny | ImplicitDeny | fail-closed errors |",
-        "|---|---|---|---|---|",
-        "| engine | " + " | ".join(f"{agreement.engine[o]:,}" for o in OUTCOMES) + f" | {agreement.errors} |",
-        "| naive | " + " | ".join(f"{agreement.naive[o]:,}" for o in OUTCOMES) + " | – |",
-        "| engine, aimed requests only | "
-        + " | ".join(f"{agreement.engine_aimed[o]:,}" for o in OUTCOMES)
-        + " | |",
-        "| engine, random requests only | "
-        + " | ".join(f"{agreement.engine_random[o]:,}" for o in OUTCOMES)
-        + " | |",
-        "| ANCHORS §2 naive (its own workload) | " + " | ".join(f"{n:,}" for n in ANCHOR_OUTCOMES) + " | – |",
-        "",
-        f"- **Engine vs naive: {len(wl.requests):,} compared, {len(agreement.disagreements):,} disagree** "
-        "(3-way: Allow / ExplicitDeny / ImplicitDeny).",
+        "| evaluator | "
+        + " | ".join(f"{_size_label(sizes[k])}: Allow / ExplicitDeny / ImplicitDeny" for k in keys)
+        + " |",
+        sep,
     ]
-    lines += [f"  - {e}" for e in agreement.examples]
-    lines += [
-        f"- Without the default key policy (identity policies only) "
-        f"{agreement.identity_only_disagreements:,} disagree, {agreement.identity_only_kms:,} of them "
-        "KMS key requests the engine denies because no key policy allows them: AWS semantics "
-        "(a key policy must allow or delegate to IAM), which the naive baseline does not model.",
-        "",
-        "### Build costs",
-        "",
-        "| step | CPU time, median (min–max) of repeats |",
-        "|---|---|",
-        f"| `parse_policy` × {n_pol} managed policies ({wl.statement_count:,} statements), "
-        f"pattern caches cleared | {_range([t * 1e3 for t in parse_cold], ',.0f')} ms "
-        f"({_med(parse_cold) / n_pol * 1e6:,.0f} µs per policy) |",
-        f"| the same with warm pattern caches (`compile_action` / `compile_glob` lru_cache) "
-        f"| {_range([t * 1e3 for t in parse_warm], ',.0f')} ms |",
-        f"| `Principal.from_arn` × {len(wl.users):,} | {prep.timings['principals'] * 1e3:,.1f} ms |",
-        f"| PolicySets for {len(wl.users):,} users (a PolicyGroup each, empty memos; + key-policy "
-        f"variant) | {sets_build * 1e3:,.1f} ms |",
-        f"| `Request(...)` × {len(wl.requests):,} (pre-normalised context) | "
-        f"{prep.timings['requests'] * 1e3:,.1f} ms |",
-        "",
-        "### Action-index memo",
-        "",
-        "| measure | value |",
-        "|---|---|",
-        f"| memo entries after one pass over the workload | {memory.entries:,} in {memory.groups:,} groups "
-        f"({memory.entries / len(wl.requests):.2f} per request: nearly every request is a miss on the "
-        "cold pass) |",
-        "| their size, `sys.getsizeof` (dicts, tuples, key strings) | "
-        f"{memory.getsizeof_bytes / 2**20:.2f} MiB "
-        f"({memory.getsizeof_bytes / max(memory.entries, 1):.0f} B per entry) |",
-        f"| tracemalloc: net growth allocated in `engine/policyset.py` during that pass | "
-        f"{memory.traced_memo_bytes / 2**20:.2f} MiB "
-        f"(all files: {memory.traced_total_bytes / 2**20:.2f} MiB) |",
-        f"| every catalog action asked once ({memory.catalog_actions}), {memory.catalog_users} users | "
-        f"{memory.catalog_bytes_per_user / 1024:.1f} KiB per user → "
-        f"{memory.catalog_bytes_per_user * len(wl.users) / 2**20:.1f} MiB for {len(wl.users):,} users; "
-        f"{memory.catalog_us_per_miss:.1f} µs per memo miss |",
-        f"| process max RSS at the end | {memory.max_rss_kib / 1024:.0f} MiB |",
-        "",
-        f"The memo is bounded per group (`max_memo` {max_memo} actions, then cleared all at once). "
-        "Request actions are not checked against a catalog, so a caller cycling through distinct "
-        f"action strings can fill every group: at ≈{per_entry:.0f} B per entry that is "
-        f"≈{max_memo * per_entry * len(wl.users) / 2**30:.1f} GiB for {len(wl.users):,} users, and "
-        f"each clear makes the group cold again (≈{memory.catalog_us_per_miss:.0f} µs per miss here).",
-        "",
-        "### How to read",
-        "",
-    ]
-    warm_rate = _med([s.cpu_rate for s in by_key["warm"].samples])
-    warm_ratio = _med([s.cpu_rate / n for s, n in zip(by_key["warm"].samples, naive_cpu, strict=True)])
-    naive_rate = _med(naive_cpu)
-    scale = naive_rate / ANCHOR_NAIVE_RATE
-    if 0.5 <= scale <= 2:
-        scale_note = "within the 2× run-to-run spread, so absolute figures are roughly comparable too"
-    else:
-        scale_note = "outside the 2× run-to-run spread, so compare ratios only"
-    shares = [s.cpu_share for p in peers for s in p.samples]
+
+    def counts(r: dict[str, Any], who: str) -> str:
+        c = r["agreement"]["outcomes"][who]
+        return " / ".join(f"{c.get(o, 0):,}" for o in OUTCOMES)
+
+    for who, label in (
+        ("engine", "engine (indexed)"),
+        ("plain", "plain path"),
+        ("naive", "naive"),
+        ("engine_aimed", "engine, aimed requests"),
+        ("engine_random", "engine, random requests"),
+    ):
+        row(label, lambda r, who=who: counts(r, who))
+    lines.append("")
+    for k in keys:
+        a = sizes[k]["agreement"]
+        d = a["disagreements"]
+        lines.append(
+            f"- **{_size_label(sizes[k])}:** {a['compared']:,} requests compared 3-way. Engine vs plain: "
+            f"**{d['engine_vs_plain']:,}** disagree; engine vs naive: **{d['engine_vs_naive']:,}**; plain vs "
+            f"naive: **{d['plain_vs_naive']:,}**. Fail-closed errors: engine {a['errors']['engine']}, "
+            f"plain {a['errors']['plain']}. Cached engine vs uncached over {a['cached_compared']:,} Zipf "
+            f"draws (fresh cache, {a['cached_hit_rate']:.1%} hits): **{a['cached_vs_uncached']:,}** disagree."
+        )
+        for pair, examples in a["examples"].items():
+            lines += [f"  - {pair}: {e}" for e in examples]
+    eng_s = small["peers"]["engine"]["median"]
+    naive_s = small["peers"]["naive"]["median"]
+    shares = [s["cpu_share"] for r in sizes.values() for p in r["peers"].values() for s in p["samples"]]
     contended = min(shares) < 0.9
+    cached_med = small["peers"]["cached"]["median"]
     lines += [
-        f"- **CPU share** of the benchmark process while measuring (CPU time / wall time): median "
-        f"{_med(shares):.0%}, min {min(shares):.0%}; load average before the run "
-        f"{args.loadavg[0]:.2f}, after {os.getloadavg()[0]:.2f}. "
+        "",
+        "## How to read",
+        "",
+        "- **Absolute numbers move up to 2× between runs** on this machine type (shared 2-core VMs); "
+        "compare the ratios measured in one run, not absolute figures across runs. The growth target "
+        "compares two child processes of one run.",
+        f"- **CPU contention:** CPU share of the measuring process (CPU time / wall time) median "
+        f"{_med(shares):.0%}, min {min(shares):.0%}. "
         + (
-            "**Other processes competed for the 2 cores during this run**: absolute rates are "
-            "depressed and tail latencies inflated; the per-round ratios are the usable figures."
+            "**Other processes competed for the cores during this run**: absolute rates are depressed "
+            "and tail latencies inflated; the per-round ratios are the usable figures."
             if contended
             else "Uncontended (≥ 90 % everywhere)."
         ),
-        "- Absolute numbers move up to 2× between runs on this machine type (shared 2-core VMs); "
-        "compare the **ratios** measured in one run, not absolute figures across runs.",
-        f"- ANCHORS §2 (same machine type, its own seed and catalog): naive {ANCHOR_NAIVE_RATE:,}/s, "
-        f"p50 {ANCHOR_NAIVE_P50} µs, p99 {ANCHOR_NAIVE_P99} µs; toy indexed form {ANCHOR_TOY_RATE:,}/s, "
-        f"p50 {ANCHOR_TOY_P50} µs, {ANCHOR_TOY_RATIO}× naive. This run's naive: {naive_rate:,.0f} "
-        f"decisions per CPU-second ({scale:.2f}× the ANCHORS figure, {scale_note}). The engine with a "
-        f"warm index is {warm_ratio:.1f}× naive here ({warm_rate:,.0f} per CPU-second), against "
-        f"{ANCHOR_TOY_RATIO}× for ANCHORS' toy indexed form. The naive baseline's cost is mostly "
-        f"`fnmatch` over Action entries: the caller's statements hold {scanned:.0f} of them on average "
-        "per request here.",
-        "- Warm is the steady state of a sidecar (the memo holds each user's recent actions); cold is "
-        "the first request of each (user, action) after a snapshot load, and includes filling the memo.",
-        "- The `Request(...)` row is closer to what a server pays per decision; the gRPC floor "
-        "(ANCHORS §1, ≈0.6 ms per unary call) dwarfs all of these unless requests are batched.",
+        "- **Plain path** = the engine's own evaluation with no action index and no memo: every call scans "
+        "all of the caller's statements for the action. It is the reference of the differential tests, "
+        "so the ×-plain ratio isolates what the index buys on identical semantics.",
+        f"- **ANCHORS §2** (its own seed and catalog): naive {ANCHOR_NAIVE_RATE:,}/s, "
+        f"p50 {ANCHOR_NAIVE_P50} µs; toy indexed form {ANCHOR_TOY_RATE:,}/s, p50 {ANCHOR_TOY_P50} µs, "
+        f"p99 {ANCHOR_TOY_P99} µs; LRU(4096) under Zipf(1.1): {ANCHOR_LRU_HITS} % hits. This run at "
+        f"{small['workload']['statements']:,} statements: naive {naive_s['cpu_rate']:,.0f}/s "
+        f"(p50 {naive_s['p50_us']:.1f} µs), engine uncached {eng_s['cpu_rate']:,.0f}/s "
+        f"(p50 {eng_s['p50_us']:.2f} µs), engine + cache {cached_med['cpu_rate']:,.0f}/s "
+        f"at {cached_med['hit_rate']:.1%} hits.",
+        "- **Cache rows** depend entirely on traffic locality: with the default size every one of the "
+        f"{small['workload']['requests']:,} distinct requests fits, so that row is the pure hit path; the "
+        f"{args.cache_size:,} row is the ANCHORS setting and mixes hits with misses (a miss costs the "
+        "uncached path plus the key and the insert).",
+        "- **First pass** is the first request of each (principal, action) after a load: it fills the "
+        "per-group action-index memos, so it is what a fresh activation pays.",
+        f"- **Large size** ({_size_label(large)}): the requests are spread over "
+        f"{large['workload']['users']:,} users, so most principals are seen once per pass; the warm "
+        "rows still hit a filled memo.",
+        "- The gRPC floor (ANCHORS §1, ≈0.6 ms per unary call) dwarfs all of these unless requests "
+        "are batched.",
         "",
     ]
     return "\n".join(lines)
 
 
-# --- profile mode --------------------------------------------------------------------------
-
-
-def profile(prep: Prepared, n: int) -> None:
-    def show(title: str, prof: cProfile.Profile) -> None:
-        print(f"\n===== {title} =====")
-        stats = pstats.Stats(prof)
-        stats.sort_stats("tottime").print_stats(18)
-
-    warm = engine_pairs(prep, build_sets(prep))
-    run_engine(warm)
-    items = (warm * (n // len(warm) + 1))[:n]
-    prof = cProfile.Profile()
-    prof.runcall(run_engine, items)
-    show(f"warm engine, {n} decisions", prof)
-
-    cold = engine_pairs(prep, build_sets(prep))[:n]
-    prof = cProfile.Profile()
-    prof.runcall(run_engine, cold)
-    show(f"cold engine, {len(cold)} decisions (fresh PolicySets)", prof)
-
-    def parse_all() -> None:
-        compile_action.cache_clear()
-        compile_glob.cache_clear()
-        for name, doc in prep.wl.policies.items():
-            parse_policy(doc, "identity", name=name)
-
-    prof = cProfile.Profile()
-    prof.runcall(parse_all)
-    show(f"parse_policy × {len(prep.wl.policies)}, pattern caches cleared", prof)
-
-    run_naive(prep.naive_inputs)  # warm fnmatch's pattern cache, as in the measured rounds
-    prof = cProfile.Profile()
-    prof.runcall(run_naive, prep.naive_inputs[:n])
-    show(f"naive, {n} decisions", prof)
-
-
 # --- main ----------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", help="write the Markdown report here (it is always printed too)")
-    parser.add_argument("--quick", action="store_true", help="a short smoke run (2 rounds × 0.2 s)")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 5, quick 2)")
+    parser.add_argument(
+        "--json", help=f"write all numbers here (default on full runs: {DEFAULT_JSON.relative_to(ROOT)})"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: sizes 1,500 and 6,000, 2 short rounds"
+    )
+    parser.add_argument(
+        "--sizes", help="comma-separated statement totals (default 1500,100000; quick 1500,6000)"
+    )
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3, quick 2)")
     parser.add_argument("--seconds", type=float, help="seconds per peer per round (default 1, quick 0.2)")
-    parser.add_argument("--sample", type=int, help="decisions timed one by one per round (default 10000)")
+    parser.add_argument(
+        "--sample", type=int, help="single calls timed per peer per round (default 5000, quick 2000)"
+    )
     parser.add_argument("--seed", type=int, default=workload.DEFAULT_SEED)
     parser.add_argument(
-        "--profile", type=int, metavar="N", help="print cProfile tables for N decisions, exit"
+        "--cache-size", type=int, default=4096, help="decision-cache size of the Zipf row (4096)"
     )
+    parser.add_argument("--zipf", type=float, default=1.1, help="Zipf exponent of the cached traffic (1.1)")
+    parser.add_argument(
+        "--stream", type=int, help="Zipf draws in the cached traffic (default 100000, quick 50000)"
+    )
+    parser.add_argument(
+        "--tracemalloc-max",
+        type=int,
+        default=20_000,
+        help="measure a second compile under tracemalloc up to this many statements (20000; 0: never)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        help="print cProfile tables of N warm uncached decisions per size, exit",
+    )
+    parser.add_argument(
+        "--profile-build", action="store_true", help="also print a cProfile table of load + compile per size"
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.argv = argv
-    args.loadavg = os.getloadavg()
-    args.rounds = args.rounds or (2 if args.quick else 5)
+    args.rounds = args.rounds or (2 if args.quick else 3)
     args.seconds = args.seconds or (0.2 if args.quick else 1.0)
-    args.sample = args.sample or (2000 if args.quick else 10_000)
+    args.sample = args.sample or (2000 if args.quick else 5000)
+    args.stream = args.stream or (50_000 if args.quick else 100_000)
+    default_sizes = "1500,6000" if args.quick else "1500,100000"
+    args.size_list = sorted({int(s) for s in (args.sizes or default_sizes).split(",") if s.strip()})
+    if args.json is None and not args.quick and not args.profile and not args.child:
+        args.json = str(DEFAULT_JSON)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.child:
+        Child(args).run()
+        return 0
 
     started = time.perf_counter()
 
     def log(message: str) -> None:
-        print(f"[{time.perf_counter() - started:5.1f} s] {message}", file=sys.stderr)
+        print(f"[{time.perf_counter() - started:5.1f} s] {message}", file=sys.stderr, flush=True)
 
-    wl = workload.generate(args.seed)
-    prep = prepare(wl)
-    log("workload generated and compiled")
+    loadavg = os.getloadavg()
+    results = {}
+    for size in args.size_list:
+        results[size] = measure_size(args, size, log)
+        if not args.profile:
+            eng = results[size]["peers"]["engine"]["median"]
+            log(f"{size:,} statements done: engine p50 {eng['p50_us']:.2f} µs, {eng['cpu_rate']:,.0f}/s")
     if args.profile:
-        profile(prep, args.profile)
         return 0
-
-    agreement = check_agreement(prep)
-    log(f"agreement checked: {len(agreement.disagreements)} disagreements")
-    repeats = 1 if args.quick else 5
-    parse_cold = time_parse(wl.policies, repeats, clear=True)
-    parse_warm = time_parse(wl.policies, repeats, clear=False)
-    t0 = time.process_time()
-    build_sets(prep)
-    sets_build = time.process_time() - t0
-    log("parse timed")
-
-    overhead = timer_overhead_ns()
-    peers = make_peers(prep, args.seconds, args.sample)
-    run_rounds(peers, args.rounds)
-    log("rounds done")
-    memory = measure_memory(prep, 10 if args.quick else 100)
-    log("memory measured")
-
-    report = render(
-        args,
-        prep,
-        peers,
-        agreement,
-        parse_cold,
-        parse_warm,
-        sets_build,
-        memory,
-        overhead,
-        time.perf_counter() - started,
-    )
-    print(report)
+    report = {
+        "generated": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "command": "python bench/run.py " + " ".join(argv),
+        "machine": machine_facts(),
+        "loadavg_before": loadavg[0],
+        "loadavg_after": os.getloadavg()[0],
+        "settings": {
+            k: getattr(args, k)
+            for k in ("rounds", "seconds", "sample", "seed", "cache_size", "zipf", "stream")
+        }
+        | {"sizes": args.size_list, "now": NOW},
+        "targets": evaluate_targets(results),
+        "sizes": {str(k): v for k, v in results.items()},
+    }
+    report["wall_s"] = time.perf_counter() - started
+    text = render(args, report)
+    print(text)
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(report)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text, encoding="utf-8")
         print(f"wrote {args.out}", file=sys.stderr)
-    if agreement.errors or agreement.disagreements:
-        print(
-            f"note: {agreement.errors} fail-closed errors, {len(agreement.disagreements)} disagreements "
-            "with the naive baseline (see the report)",
-            file=sys.stderr,
-        )
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}", file=sys.stderr)
+    for k, r in results.items():
+        d = r["agreement"]["disagreements"]
+        if any(d.values()) or r["agreement"]["cached_vs_uncached"]:
+            print(
+                f"note: {k:,} statements: disagreements {d}, cached {r['agreement']['cached_vs_uncached']}",
+                file=sys.stderr,
+            )
     return 0
 
 

@@ -1,15 +1,20 @@
-"""A seeded synthetic IAM workload, shaped like the one of ANCHORS.md §2.
+"""A seeded synthetic IAM workload, shaped like the one of ANCHORS.md §2, and its snapshot document.
 
-1,000 users in 100 groups; each group has 3 managed policies of 5 statements (1,500 statements
-in all); each user is in 1–3 groups, so 15/30/45 statements. Each statement is an Allow (80 %)
-or a Deny (20 %) over one service, with 1–3 Action entries mixing verb wildcards (``s3:get*``),
-service wildcards (``dynamodb:*``) and exact actions from :data:`CATALOG`, 1–2 resource ARNs with
-wildcards (``arn:aws:s3:::bkt-7/*``, ``…:table/tbl-3*``, occasionally ``*``), and conditions
-``StringEquals aws:PrincipalTag/team`` / ``IpAddress aws:SourceIp`` on Allows and
-``NotIpAddress aws:SourceIp`` (plus some team conditions) on Denies. Users carry a ``team``
-tag (a few have none). 10,000 requests: 55 % aimed at one of the caller's own statements (an
-action and a resource that statement names), the rest random; every request carries
-``aws:SourceIp``.
+The base size: 1,000 users in 100 groups; each group has 3 managed policies of 5 statements
+(1,500 statements in all); each user is in 1–3 groups, so 15/30/45 statements. Each statement is
+an Allow (80 %) or a Deny (20 %) over one service, with 1–3 Action entries mixing verb wildcards
+(``s3:get*``), service wildcards (``dynamodb:*``) and exact actions from :data:`CATALOG`, 1–2
+resource ARNs with wildcards (``arn:aws:s3:::bkt-7/*``, ``…:table/tbl-3*``, occasionally ``*``),
+and conditions ``StringEquals aws:PrincipalTag/team`` / ``IpAddress aws:SourceIp`` on Allows and
+``NotIpAddress aws:SourceIp`` (plus some team conditions) on Denies. Users carry a ``team`` tag (a
+few have none). 10,000 requests: 55 % aimed at one of the caller's own statements (an action and
+a resource that statement names), the rest random; every request carries ``aws:SourceIp``.
+
+:func:`scaled` keeps that shape at any total: each user's own statements stay at 15–45, groups
+= statements / 15 and users = 10 × groups (100,000 statements: 6,667 groups, 66,670 users).
+:func:`to_document` renders a workload as the snapshot document of API.md: one account with the
+users (``team`` tag), groups, managed policies, and the KMS keys as resources with
+:data:`KEY_POLICY`.
 
 Differences from ANCHORS §2, on purpose:
 
@@ -21,6 +26,8 @@ Differences from ANCHORS §2, on purpose:
   ("Enable IAM User Permissions": the account root, ``kms:*``); with it in force, the identity
   policies alone decide, as in ANCHORS' identity-only evaluators.
 - Actions are lower-case throughout, as in ANCHORS (the engine folds case anyway).
+- Group-specific source networks are ``10.(group mod 256).0.0/16``, so they stay valid addresses
+  when there are more than 256 groups (identical to the unscaled form below 256 groups).
 
 Everything is plain data (policy documents are JSON-like dicts), so any evaluator can read it.
 """
@@ -28,6 +35,7 @@ Everything is plain data (policy documents are JSON-like dicts), so any evaluato
 from __future__ import annotations
 
 import fnmatch
+import json
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +43,7 @@ from typing import Any
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
 DEFAULT_SEED = 20240611
+STATEMENTS_PER_GROUP = 15  # 3 managed policies × 5 statements
 
 # Real action names, a representative few dozen per service (CamelCase as AWS documents them).
 CATALOG: dict[str, tuple[str, ...]] = {
@@ -573,7 +582,7 @@ def _statement(rng: random.Random, sid: str, allow: bool, group: int, team: str)
         if r < 0.35:
             st["Condition"] = {"StringEquals": {"aws:PrincipalTag/team": team}}
         elif r < 0.6:
-            st["Condition"] = {"IpAddress": {"aws:SourceIp": [f"10.{group}.0.0/16", "172.16.0.0/12"]}}
+            st["Condition"] = {"IpAddress": {"aws:SourceIp": [f"10.{group % 256}.0.0/16", "172.16.0.0/12"]}}
     elif r < 0.45:
         st["Condition"] = {"NotIpAddress": {"aws:SourceIp": list(CORP_CIDRS)}}
     elif r < 0.6:
@@ -584,7 +593,7 @@ def _statement(rng: random.Random, sid: str, allow: bool, group: int, team: str)
 def _source_ip(rng: random.Random, group: int | None = None) -> str:
     r = rng.random()
     if group is not None and r < 0.5:
-        return f"10.{group}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        return f"10.{group % 256}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
     r = rng.random()
     if r < 0.6:
         return f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
@@ -660,3 +669,85 @@ def _aimed_request(
     resource = instantiate(rng.choice(resources), service, rng)
     near = group if "IpAddress" in st.get("Condition", {}) else None
     return RequestSpec(user.index, action, resource, _source_ip(rng, near), True)
+
+
+def shape(n_statements: int) -> tuple[int, int]:
+    """(groups, users) of a scaled workload: groups = statements / 15, users = 10 × groups."""
+    groups = max(1, round(n_statements / STATEMENTS_PER_GROUP))
+    return groups, 10 * groups
+
+
+def scaled(n_statements: int = 1500, seed: int = DEFAULT_SEED, *, n_requests: int = 10_000) -> Workload:
+    """The ANCHORS shape at ``n_statements`` statements in all (1,500: exactly :func:`generate`)."""
+    groups, users = shape(n_statements)
+    return generate(seed, n_users=users, n_groups=groups, n_requests=n_requests)
+
+
+# --- the snapshot document (API.md) --------------------------------------------------------
+
+
+def policy_arn(name: str) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:policy/{name}"
+
+
+def group_name(index: int) -> str:
+    return f"grp-{index:03d}"
+
+
+def kms_key_arns() -> list[str]:
+    return [_arn("kms", f"key/{key}") for key in KMS_KEYS]
+
+
+def to_document(wl: Workload, *, version: int = 1) -> dict[str, Any]:
+    """The workload as a snapshot document: one account outside any organisation (no SCPs)."""
+    groups = [
+        {
+            "name": group_name(g),
+            "path": "/",
+            "managed_policies": [policy_arn(name) for name in names],
+            "inline_policies": {},
+        }
+        for g, names in enumerate(wl.group_policies)
+    ]
+    users = []
+    for user in wl.users:
+        entry: dict[str, Any] = {
+            "name": user.arn.rpartition("/")[2],
+            "path": "/",
+            "id": f"AIDA{user.index:017d}",
+            "groups": [group_name(g) for g in user.groups],
+        }
+        if user.team is not None:
+            entry["tags"] = {"team": user.team}
+        users.append(entry)
+    return {
+        "version": version,
+        "partition": "aws",
+        "accounts": [
+            {
+                "id": ACCOUNT,
+                "users": users,
+                "groups": groups,
+                "policies": [{"name": n, "path": "/", "document": doc} for n, doc in wl.policies.items()],
+                "resources": [{"arn": arn, "policy": KEY_POLICY, "tags": {}} for arn in kms_key_arns()],
+            }
+        ],
+    }
+
+
+def document_bytes(wl: Workload) -> bytes:
+    return json.dumps(to_document(wl), separators=(",", ":")).encode()
+
+
+def request_records(wl: Workload) -> list[dict[str, Any]]:
+    """The requests as plain records (principal ARN, action, resource, source IP, aimed)."""
+    return [
+        {
+            "principal": wl.users[r.user].arn,
+            "action": r.action,
+            "resource": r.resource,
+            "source_ip": r.source_ip,
+            "aimed": r.aimed,
+        }
+        for r in wl.requests
+    ]

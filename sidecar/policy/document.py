@@ -9,7 +9,7 @@ reference §1 (grammar, invalid combinations, principals, sizes, characters, Sid
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from .arn import PARTITIONS, is_account_id, parse_arn
 from .conditions import Condition, compile_condition
 from .errors import LIMIT_EXCEEDED, MALFORMED, Path, PolicyValidationError, Problem, Severity, format_path
-from .jsonload import JsonObject, compact_size, loads
+from .jsonload import compact_size, loads
 from .patterns import (
     ALWAYS,
     NEVER,
@@ -27,6 +27,7 @@ from .patterns import (
     action_services,
     compile_action_set,
     compile_static_resources,
+    resource_pattern,
 )
 from .variables import Context, malformed_variables, parse_template, split_template
 
@@ -287,24 +288,59 @@ def _load(source: object, checker: _Checker) -> tuple[Any, str | None]:
         return _UNREADABLE, text
 
 
-def _walk(value: Any) -> Iterator[tuple[Any, Path]]:
-    """Every value of a document with its path, in document order, without recursion (a
-    document may nest as deep as the JSON reader accepts)."""
-    stack: list[tuple[Any, Path]] = [(value, ())]
+def _path_of(node: tuple[Any, ...] | None) -> Path:
+    """A path kept as a linked list (parent, key) while scanning → a tuple, only when needed."""
+    parts: list[str | int] = []
+    while node is not None:
+        node, key = node
+        parts.append(key)
+    return tuple(reversed(parts))
+
+
+def _scan(doc: Any, checker: _Checker) -> int:
+    """One pass over the whole document, without recursion (any nesting the JSON reader
+    accepts): duplicate keys and disallowed characters become problems; returns the compact
+    size (IAM's measure: whitespace outside strings not counted, numbers as written)."""
+    size = 0
+    stack: list[tuple[Any, tuple[Any, ...] | None]] = [(doc, None)]
     while stack:
-        item, path = stack.pop()
-        yield item, path
-        if isinstance(item, Mapping):
-            stack.extend(reversed([(v, (*path, k)) for k, v in item.items()]))
+        item, node = stack.pop()
+        if isinstance(item, str):
+            size += _string_size(item)
+            if _DISALLOWED_CHAR.search(item) is not None:
+                _bad_char_problem(item, _path_of(node), checker)
+        elif isinstance(item, Mapping):
+            size += 2 + max(len(item) - 1, 0) + len(item)
+            for key in getattr(item, "duplicates", ()):
+                checker.error((*_path_of(node), key), f"duplicate key {key!r}")
+            children = []
+            for key, child in item.items():
+                key = str(key)
+                size += _string_size(key)
+                if _DISALLOWED_CHAR.search(key) is not None:
+                    _bad_char_problem(key, (*_path_of(node), key), checker)
+                children.append((child, (node, key)))
+            stack.extend(reversed(children))  # popped in document order
         elif isinstance(item, list):
-            stack.extend(reversed([(v, (*path, i)) for i, v in enumerate(item)]))
+            size += 2 + max(len(item) - 1, 0)
+            stack.extend(reversed([(child, (node, i)) for i, child in enumerate(item)]))
+        else:
+            size += compact_size(item)
+    return size
 
 
-def _check_duplicates(doc: Any, checker: _Checker) -> None:
-    for item, path in _walk(doc):
-        if isinstance(item, JsonObject):
-            for key in item.duplicates:
-                checker.error((*path, key), f"duplicate key {key!r}")
+_PLAIN_STRING = re.compile(r"[\x20-\x7e]*")
+
+
+def _string_size(text: str) -> int:
+    if '"' not in text and "\\" not in text and _PLAIN_STRING.fullmatch(text) is not None:
+        return len(text) + 2
+    return compact_size(text)
+
+
+def _bad_char_problem(text: str, path: Path, checker: _Checker) -> None:
+    ch = _bad_char(text) or " "
+    checker.error(path, f"character U+{ord(ch):04X} is not allowed in a policy document")
 
 
 _DISALLOWED_CHAR = re.compile(r"[^\t\n\r\x20-\xff]")
@@ -313,18 +349,6 @@ _DISALLOWED_CHAR = re.compile(r"[^\t\n\r\x20-\xff]")
 def _bad_char(text: str) -> str | None:
     found = _DISALLOWED_CHAR.search(text)
     return None if found is None else found.group()
-
-
-def _check_characters(doc: Any, checker: _Checker) -> None:
-    """Only U+0009, U+000A, U+000D and U+0020–U+00FF are allowed (reference §1.1)."""
-    for item, path in _walk(doc):
-        texts = [(item, path)] if isinstance(item, str) else []
-        if isinstance(item, Mapping):
-            texts = [(k, (*path, k)) for k in item if isinstance(k, str)]
-        for text, where in texts:
-            ch = _bad_char(text)
-            if ch is not None:
-                checker.error(where, f"character U+{ord(ch):04X} is not allowed in a policy document")
 
 
 def _string_list(value: Any, path: Path, checker: _Checker, what: str) -> list[str] | None:
@@ -381,10 +405,11 @@ def _compile_resources(
     patterns = []
     for i, entry in enumerate(entries):
         where = (*path, i) if isinstance(value, list) else path
-        template = parse_template(entry, variables=variables)
-        if entry != "*" and not _check_resource_entry(entry, template, where, checker):
+        if entry != "*" and not _check_resource_entry(
+            entry, parse_template(entry, variables=variables), where, checker
+        ):
             continue
-        patterns.append(ResourcePattern(template))
+        patterns.append(resource_pattern(entry, variables))
     return tuple(patterns)
 
 
@@ -648,10 +673,10 @@ def _a(label: str) -> str:
     return ("an " if label[0] in "aeiou" else "a ") + label
 
 
-def _policy_size(doc: Any, text: str | None, kind: PolicyKind) -> int:
+def _policy_size(scanned_size: int, text: str | None, kind: PolicyKind) -> int:
     if text is not None and kind in (PolicyKind.SCP, PolicyKind.RCP):
-        return len(text)
-    return compact_size(doc)
+        return len(text)  # every character counts in SCPs and RCPs
+    return scanned_size
 
 
 def _check(
@@ -664,8 +689,7 @@ def _check(
     if not isinstance(doc, Mapping):
         checker.error((), "a policy document must be a JSON object")
         return checker.problems, None
-    _check_duplicates(doc, checker)
-    _check_characters(doc, checker)
+    scanned_size = _scan(doc, checker)
 
     for key in doc:
         if key not in _TOP_KEYS:
@@ -711,7 +735,7 @@ def _check(
         else:
             checker.error(("Statement",), "Statement must be an object or a non-empty list of objects")
 
-    size = _policy_size(doc, text, kind)
+    size = _policy_size(scanned_size, text, kind)
     if options.check_size:
         limit = options.size_limit(kind)
         if size > limit:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
-from .variables import Context, Piece, Template, split_template
+from .variables import Context, Piece, Template, parse_template, split_template
 
 Matcher = Callable[[str], object]  # truthy when the string matches
 
@@ -178,13 +178,16 @@ def match_pieces(pieces: Sequence[Piece], s: str) -> bool:
 # --- actions -------------------------------------------------------------------------------
 
 
+_SPACE_OR_COMMA = re.compile(r"[\s,]")
+
+
 def action_is_unmatchable(pattern: str) -> bool:
     """Entries that never match (reference §2.2): no service prefix, an empty action name,
     whitespace, or a comma (``"s3:GetObject,s3:PutObject"``)."""
     if pattern == "*":
         return False
     service, sep, name = pattern.partition(":")
-    return not sep or not service or not name or any(ch.isspace() or ch == "," for ch in pattern)
+    return not sep or not service or not name or _SPACE_OR_COMMA.search(pattern) is not None
 
 
 @lru_cache(maxsize=65536)
@@ -211,6 +214,11 @@ def action_services(patterns: Sequence[str]) -> frozenset[str] | None:
 
 
 def compile_action_set(patterns: Sequence[str]) -> Matcher:
+    return _compile_action_set(tuple(patterns))
+
+
+@lru_cache(maxsize=65536)
+def _compile_action_set(patterns: tuple[str, ...]) -> Matcher:
     """One matcher for all Action entries of a statement, over lower-cased actions: a set
     lookup for exact names, one ``startswith`` for ``prefix*`` entries, one regex for the rest."""
     if "*" in patterns:
@@ -333,22 +341,41 @@ class ResourcePattern:
         return f"ResourcePattern({self.source!r})"
 
 
+@lru_cache(maxsize=131072)
+def resource_pattern(source: str, variables: bool) -> ResourcePattern:
+    """The compiled pattern of one Resource entry; equal entries share one."""
+    return ResourcePattern(parse_template(source, variables=variables))
+
+
+@lru_cache(maxsize=131072)
+def _static_regex(source: str) -> Matcher:
+    return re.compile(source, re.DOTALL).fullmatch
+
+
 def compile_static_resources(patterns: Sequence[ResourcePattern]) -> Matcher:
-    """One matcher over the normalised resource for all static entries of a statement:
-    a set lookup for exact entries, one regex (an alternation) for the rest."""
+    """One matcher over the normalised resource for all static entries of a statement: a set
+    lookup for exact entries, one ``startswith`` for ``literal*`` entries, and each remaining
+    entry's regex (compiled once per distinct entry, shared across statements)."""
     exact = frozenset(p.exact for p in patterns if p.exact is not None)
-    regexes = [p.regex for p in patterns if p.regex is not None]
+    starts = tuple(p.starts_with for p in patterns if p.starts_with is not None)
+    regexes = tuple(_static_regex(p.regex) for p in patterns if p.regex is not None and p.starts_with is None)
     if not regexes:
+        if not starts:
+            if not exact:
+                return NEVER
+            return next(iter(exact)).__eq__ if len(exact) == 1 else exact.__contains__
         if not exact:
-            return NEVER
-        if len(exact) == 1:
-            return next(iter(exact)).__eq__
-        return exact.__contains__
-    if len(regexes) == 1 and not exact:
-        prefix = next(p.starts_with for p in patterns if p.regex is not None)
-        if prefix is not None:
-            return lambda s: s.startswith(prefix)
-    combined = re.compile("|".join(f"(?:{r})" for r in regexes), re.DOTALL).fullmatch
-    if not exact:
-        return combined
-    return lambda s: s in exact or combined(s) is not None
+            return lambda s: s.startswith(starts)
+        return lambda s: s in exact or s.startswith(starts)
+    if not exact and not starts and len(regexes) == 1:
+        return regexes[0]
+
+    def match(s: str) -> bool:
+        if s in exact or s.startswith(starts):
+            return True
+        for regex in regexes:
+            if regex(s) is not None:
+                return True
+        return False
+
+    return match

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 # One context value: a single string, or a tuple of strings for a multivalued key.
@@ -116,7 +117,13 @@ class Template:
 
 
 def parse_template(source: str, *, variables: bool = True) -> Template:
-    """Parse ``source``; with ``variables=False`` (version 2008) it is all policy text."""
+    """Parse ``source``; with ``variables=False`` (version 2008) it is all policy text.
+    Templates are immutable, so equal sources share one (snapshots repeat strings a lot)."""
+    return _parse_template(source, variables)
+
+
+@lru_cache(maxsize=131072)
+def _parse_template(source: str, variables: bool) -> Template:
     if not variables or "${" not in source:
         return Template(source, (Text(source),) if source else ())
     tokens: list[Token] = []
@@ -154,6 +161,11 @@ def malformed_variables(source: str) -> list[str]:
 def split_template(template: Template, sep: str, maxsplit: int) -> list[Template]:
     """Split at the first ``maxsplit`` occurrences of ``sep`` in policy text (never inside
     a variable), e.g. an ARN pattern into its six components."""
+    return list(_split_template(template, sep, maxsplit))
+
+
+@lru_cache(maxsize=131072)
+def _split_template(template: Template, sep: str, maxsplit: int) -> tuple[Template, ...]:
     parts: list[list[Token]] = [[]]
     sources: list[list[str]] = [[]]
     for token in template.tokens:
@@ -169,7 +181,7 @@ def split_template(template: Template, sep: str, maxsplit: int) -> list[Template
         else:
             parts[-1].append(token)
             sources[-1].append(token.source if isinstance(token, Variable) else _token_source(token))
-    return [Template("".join(src), tuple(toks)) for src, toks in zip(sources, parts, strict=True)]
+    return tuple(Template("".join(src), tuple(toks)) for src, toks in zip(sources, parts, strict=True))
 
 
 def _token_source(token: Text | Escaped) -> str:
