@@ -14,7 +14,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..policy.arn import is_account_id
 from ..policy.document import Policy
 from ..snapshot.model import Account, Organization, Role, Snapshot, User
 from .cache import DecisionCache
@@ -22,7 +21,7 @@ from .decision import Decision
 from .evaluate import evaluate
 from .policyset import DEFAULT_ENGINE_OPTIONS, EngineOptions, PolicyGroup, PolicySets
 from .principal import Principal, PrincipalError, PrincipalKind
-from .request import Request
+from .request import Request, parse_resource
 
 _TIME_KEYS = frozenset({"aws:currenttime", "aws:epochtime"})
 _EMPTY_CONTEXT: Mapping[str, object] = {}
@@ -361,10 +360,7 @@ class CompiledSnapshot:
             return resource_account
         if known is not None:
             return known.account
-        parts = resource.split(":", 5)
-        if len(parts) == 6 and is_account_id(parts[4]):
-            return parts[4]
-        return entry.principal.account
+        return parse_resource(resource)[3] or entry.principal.account
 
     def prepare(
         self,

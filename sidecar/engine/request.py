@@ -36,6 +36,29 @@ def normalize_context(context: ContextInput) -> dict[str, object]:
     return out
 
 
+_ResourceParts = tuple["tuple[str, str] | None", "str | None", "str | None", str]
+_resource_memo: dict[str, _ResourceParts] = {}
+
+
+def parse_resource(resource: str) -> _ResourceParts:
+    """(split, normalised form, partition, account) of a resource ARN; memoised (bounded):
+    requests name the same resources over and over."""
+    hit = _resource_memo.get(resource)
+    if hit is not None:
+        return hit
+    parts = resource.split(":", 5) if resource.startswith("arn:") else ()
+    if len(parts) == 6:
+        prefix = ":".join(parts[:5]).lower()
+        account = parts[4] if is_account_id(parts[4]) else ""
+        hit = ((prefix, parts[5]), prefix + ":" + parts[5], parts[1].lower(), account)
+    else:
+        hit = (None, None, None, "")
+    if len(_resource_memo) >= 65536:
+        _resource_memo.clear()
+    _resource_memo[resource] = hit
+    return hit
+
+
 class Request:
     """One authorization question. ``context`` is already normalised (lower-case keys)."""
 
@@ -72,16 +95,7 @@ class Request:
         self.action_lower = action.lower()
         self.service = self.action_lower.partition(":")[0]
         self.resource = resource
-        parts = resource.split(":", 5) if resource.startswith("arn:") else ()
-        if len(parts) == 6:
-            prefix = ":".join(parts[:5]).lower()
-            self.resource_split: tuple[str, str] | None = (prefix, parts[5])
-            self.resource_norm: str | None = prefix + ":" + parts[5]
-            self.partition: str | None = parts[1].lower()
-            arn_account = parts[4] if is_account_id(parts[4]) else ""
-        else:
-            self.resource_split = self.resource_norm = self.partition = None
-            arn_account = ""
+        self.resource_split, self.resource_norm, self.partition, arn_account = parse_resource(resource)
         self.resource_account = resource_account or None
         # Resource ownership: the given account, else the ARN's account, else the principal's
         # ("aws" in arn:aws:iam::aws:policy/… is AWS itself, not an account: no cross-account rule).

@@ -312,3 +312,19 @@ def test_persist_failure_does_not_disturb_serving(tmp_path: Path) -> None:
     act = store.current()
     assert act is not None and act.version == 1
     assert store.last_error is not None and store.last_error.code == E.PERSIST_FAILED
+
+
+def test_replaced_snapshot_is_freed_and_the_collector_is_back_on(store: SnapshotStore) -> None:
+    """Activation pauses the cyclic collector while building and freezes the result; a
+    replaced compiled snapshot must still be freed (it holds no reference cycles)."""
+    import gc
+    import weakref
+
+    first = store.activate(snapshot_bytes(1), source="push")
+    assert first.accepted and first.activation is not None
+    old = weakref.ref(first.activation.compiled)
+    del first
+    assert store.activate(snapshot_bytes(2), source="push").accepted
+    assert store.activate(snapshot_bytes(3), source="push").accepted  # 1 is no longer even "previous"
+    assert gc.isenabled()
+    assert old() is None
