@@ -23,7 +23,7 @@ DEFAULT_RCP_SERVICES = frozenset(
 
 
 class PolicyGroup:
-    __slots__ = ("_buckets", "_generic", "_memo", "indexed", "max_memo", "policies", "statements")
+    __slots__ = ("_buckets", "_memo", "indexed", "max_memo", "policies", "statements")
 
     def __init__(
         self,
@@ -42,25 +42,17 @@ class PolicyGroup:
         self.indexed = indexed
         self.max_memo = max_memo if indexed else 0
         self._memo: dict[str, Candidates] = {}
-        # Service buckets, in statement order: a miss scans only the statements that name the
-        # action's service, plus those that can match any service ("*", NotAction).
-        generic = tuple(st for st in self.statements if st.services is None)
-        services = {svc for st in self.statements if st.services for svc in st.services}
-        self._generic = generic
-        self._buckets = {
-            svc: tuple(st for st in self.statements if st.services is None or svc in st.services)
-            for svc in services
-        }
+        # Service buckets, in statement order, built on first use of a service: a miss scans
+        # only the statements that name the action's service, plus those that can match any
+        # service ("*", NotAction). Lazy, because a snapshot has tens of thousands of groups.
+        self._buckets: dict[str, tuple[Statement, ...]] = {}
 
     def for_action(self, action: str) -> Candidates:
         """Deny and Allow statements whose Action/NotAction matches ``action`` (lower-case)."""
         hit = self._memo.get(action)
         if hit is not None:
             return hit
-        if self.indexed:
-            bucket = self._buckets.get(action.partition(":")[0], self._generic)
-        else:
-            bucket = self.statements
+        bucket = self._bucket(action.partition(":")[0]) if self.indexed else self.statements
         denies: list[Statement] = []
         allows: list[Statement] = []
         for st in bucket:
@@ -74,6 +66,15 @@ class PolicyGroup:
                 return found
         memo[action] = found
         return found
+
+    def _bucket(self, service: str) -> tuple[Statement, ...]:
+        bucket = self._buckets.get(service)
+        if bucket is None:
+            bucket = tuple(st for st in self.statements if st.services is None or service in st.services)
+            if len(self._buckets) >= self.max_memo:
+                self._buckets.clear()
+            self._buckets[service] = bucket
+        return bucket
 
     def __len__(self) -> int:
         return len(self.statements)

@@ -8,6 +8,7 @@ reference §1 (grammar, invalid combinations, principals, sizes, characters, Sid
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 from .arn import PARTITIONS, is_account_id, parse_arn
 from .conditions import Condition, compile_condition
 from .errors import LIMIT_EXCEEDED, MALFORMED, Path, PolicyValidationError, Problem, Severity, format_path
-from .jsonload import compact_size, loads
+from .jsonload import JsonNumber, compact_size, loads
 from .patterns import (
     ALWAYS,
     NEVER,
@@ -327,6 +328,47 @@ def _scan(doc: Any, checker: _Checker) -> int:
         else:
             size += compact_size(item)
     return size
+
+
+_ESCAPED_CONTROL = re.compile(r"\\(?:u00[01]|[bf])")
+
+
+def _scan_quick(doc: Any, checker: _Checker) -> int:
+    """The same result as :func:`_scan`, mostly at C speed: one ``json.dumps`` gives the size
+    and, searched once, rules out disallowed characters; the Python walk then visits only
+    objects and lists (for duplicate keys). A document with a disallowed character takes the
+    full scan, which says where."""
+    try:
+        text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=_number_json)
+    except (TypeError, ValueError, RecursionError):
+        return _scan(doc, checker)
+    if _DISALLOWED_CHAR.search(text) is not None or _ESCAPED_CONTROL.search(text) is not None:
+        return _scan(doc, checker)  # (json.dumps escapes control characters: look for those too)
+    stack: list[tuple[Any, tuple[Any, ...] | None]] = [(doc, None)]
+    while stack:
+        item, node = stack.pop()
+        if isinstance(item, Mapping):
+            for key in getattr(item, "duplicates", ()):
+                checker.error((*_path_of(node), key), f"duplicate key {key!r}")
+            children = [(v, (node, k)) for k, v in item.items() if isinstance(v, Mapping | list)]
+        else:
+            children = [(v, (node, i)) for i, v in enumerate(item) if isinstance(v, Mapping | list)]
+        stack.extend(reversed(children))  # popped in document order
+    return len(text)
+
+
+def _number_json(value: object) -> object:
+    """Numbers as written: a float that prints differently is measured as its text (two
+    characters over, never under, the limit check)."""
+    if isinstance(value, JsonNumber):
+        try:
+            number = value.value()
+        except ValueError:
+            return value.text
+        if isinstance(number, int) or repr(number) == value.text:
+            return number
+        return value.text
+    raise TypeError(f"not JSON: {type(value).__name__}")
 
 
 _PLAIN_STRING = re.compile(r"[\x20-\x7e]*")
@@ -689,7 +731,7 @@ def _check(
     if not isinstance(doc, Mapping):
         checker.error((), "a policy document must be a JSON object")
         return checker.problems, None
-    scanned_size = _scan(doc, checker)
+    scanned_size = _scan_quick(doc, checker)
 
     for key in doc:
         if key not in _TOP_KEYS:
