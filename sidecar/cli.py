@@ -20,7 +20,7 @@ from typing import Any
 from .engine.cases import CaseError, CaseResult, run_case
 from .engine.decision import Decision
 from .engine.request import normalize_context
-from .policy import PolicyKind, loads_json, validate_policy
+from .policy import PolicyKind, Problem, loads_json, validate_policy
 
 
 def _case_lines(target: Path) -> Iterator[tuple[str, int, str]]:
@@ -70,14 +70,18 @@ def cmd_validate_policy(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"iam-sidecar validate-policy: {exc}", file=sys.stderr)
         return 2
-    problems = validate_policy(data, PolicyKind(args.kind))
+    return _report(validate_policy(data, PolicyKind(args.kind)), f"OK: valid {PolicyKind(args.kind).label}")
+
+
+def _report(problems: Sequence[Problem], ok: str) -> int:
+    """Every problem on its own line; exit 1 when one is an error, else print ``ok``."""
     for problem in problems:
         print(problem)
     errors = sum(p.is_error for p in problems)
     if errors:
         print(f"{errors} error(s)", file=sys.stderr)
         return 1
-    print(f"OK: valid {PolicyKind(args.kind).label}" + (f" ({len(problems)} warning(s))" if problems else ""))
+    print(ok + (f" ({len(problems)} warning(s))" if problems else ""))
     return 0
 
 
@@ -99,15 +103,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"iam-sidecar validate: {exc}", file=sys.stderr)
         return 2
-    problems = validate_snapshot(data)
-    for problem in problems:
-        print(problem)
-    errors = sum(p.is_error for p in problems)
-    if errors:
-        print(f"{errors} error(s)", file=sys.stderr)
-        return 1
-    print("OK: valid snapshot" + (f" ({len(problems)} warning(s))" if problems else ""))
-    return 0
+    return _report(validate_snapshot(data), "OK: valid snapshot")
 
 
 def _compiled(path: str, timings: dict[str, float] | None = None) -> Any:

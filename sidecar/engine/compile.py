@@ -161,6 +161,21 @@ class CompiledSnapshot:
     def _boundary(self, arn: str | None) -> PolicyGroup | None:
         return None if arn is None else self._identity([self._managed[arn]])
 
+    def _entry(
+        self,
+        principal: Principal,
+        policies: list[Policy],
+        boundary: str | None,
+        scps: tuple[PolicyGroup, ...],
+    ) -> PrincipalEntry:
+        sets = PolicySets(
+            identity=self._identity(policies),
+            boundary=self._boundary(boundary),
+            scp_levels=scps,
+            options=self.options,
+        )
+        return PrincipalEntry(principal, sets, principal.arn)
+
     def _compile_account(self, account: Account) -> None:
         partition = self.partition
         scps, rcps = self._org_levels(account)
@@ -196,13 +211,7 @@ class CompiledSnapshot:
                 tags=user.tags,
                 extra_context=principal_keys,  # type: ignore[arg-type]
             )
-            sets = PolicySets(
-                identity=self._identity(policies),
-                boundary=self._boundary(user.permissions_boundary),
-                scp_levels=scps,
-                options=self.options,
-            )
-            self.principals[user.arn] = PrincipalEntry(principal, sets, user.arn)
+            self.principals[user.arn] = self._entry(principal, policies, user.permissions_boundary, scps)
             for key in user.access_keys:
                 self.users_by_access_key[key.id] = user
 
@@ -220,13 +229,7 @@ class CompiledSnapshot:
                 tags=role.tags,
                 extra_context=principal_keys,  # type: ignore[arg-type]
             )
-            sets = PolicySets(
-                identity=self._identity(policies),
-                boundary=self._boundary(role.permissions_boundary),
-                scp_levels=scps,
-                options=self.options,
-            )
-            entry = PrincipalEntry(principal, sets, role.arn)
+            entry = self._entry(principal, policies, role.permissions_boundary, scps)
             self.principals[role.arn] = entry
             self.role_entries[role.arn] = entry
             self.roles[(account.id, role.name.lower())] = role
