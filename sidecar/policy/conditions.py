@@ -678,7 +678,9 @@ def compile_condition(
             if not ok:
                 continue
             clauses.append(
-                _make_clause(op_name, base, vtype, negated, extra, key, set_op, if_exists, texts, uses_vars)
+                _make_clause(
+                    op_name, base, vtype, negated, extra, key, set_op, if_exists, tuple(texts), uses_vars
+                )
             )
     if not ok or any(p.is_error for p in problems if p.path[: len(path)] == path):
         return None
@@ -703,6 +705,7 @@ def _condition_values(raw: object, path: Path, problems: list[Problem]) -> list[
     return texts
 
 
+@lru_cache(maxsize=65536)
 def _make_clause(
     op_name: str,
     base: str,
@@ -712,9 +715,11 @@ def _make_clause(
     key: str,
     set_op: int,
     if_exists: bool,
-    texts: list[str],
+    texts: tuple[str, ...],
     uses_vars: bool,
 ) -> Clause:
+    """A compiled clause; clauses are immutable, so equal ones (the same operator, key and
+    values in many statements) are shared."""
     if vtype == _NULL:
         return NullClause(key, [parse_bool(t) for t in texts])
     if vtype in (_STRING, _ARN, _BOOL):

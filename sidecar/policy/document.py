@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from .arn import PARTITIONS, is_account_id, parse_arn
@@ -176,7 +177,7 @@ class Statement:
         self.index = 0
         self.policy: PolicyRef = PolicyRef(PolicyKind.IDENTITY, "")
         self.actions: tuple[str, ...] = ()
-        self.action_match: Callable[[str], bool] = _no_action
+        self.action_match: Matcher = _no_action
         self.services: frozenset[str] | None = frozenset()  # None: any service
         self.resources: tuple[ResourcePattern, ...] | None = None  # None: trust policy
         self.not_resource = False
@@ -412,7 +413,7 @@ def _string_list(value: Any, path: Path, checker: _Checker, what: str) -> list[s
 
 def _compile_actions(
     value: Any, path: Path, checker: _Checker, negate: bool
-) -> tuple[tuple[str, ...], Callable[[str], bool]]:
+) -> tuple[tuple[str, ...], Matcher]:
     entries = _string_list(value, path, checker, "Action")
     if entries is None:
         return (), _no_action
@@ -434,8 +435,14 @@ def _compile_actions(
             checker.warn(where, "policy variables are not supported in Action; the text is literal")
     matcher = compile_action_set(entries)
     if negate:
-        return tuple(entries), lambda a: not matcher(a)
-    return tuple(entries), lambda a: bool(matcher(a))
+        return tuple(entries), _negated(matcher)
+    return tuple(entries), matcher  # truthy when it matches; shared by equal Action lists
+
+
+@lru_cache(maxsize=65536)
+def _negated(matcher: Matcher) -> Matcher:
+    """NotAction: one shared wrapper per distinct Action list."""
+    return lambda a: not matcher(a)
 
 
 def _compile_resources(
