@@ -18,7 +18,7 @@ from ..policy.document import Policy
 from ..snapshot.model import Account, Organization, Role, Snapshot, User
 from .cache import DecisionCache
 from .decision import Decision
-from .evaluate import evaluate
+from .evaluate import decide_identity_only, evaluate
 from .policyset import DEFAULT_ENGINE_OPTIONS, EngineOptions, PolicyGroup, PolicySets
 from .principal import Principal, PrincipalError, PrincipalKind
 from .request import Request, parse_resource
@@ -426,9 +426,22 @@ class CompiledSnapshot:
         known = self.resource_entry(resource)
         owner = self.owner_of(entry, resource, known, resource_account)
         sets = self.policy_sets(entry, known, owner, session)
-        if cache is None or explain:
-            return evaluate(self._request(entry, action, resource, owner, known, context, explain), sets, now)
         action_lower = action.lower()
+        if cache is None or explain:
+            if self.indexed and not explain:  # the plain path stays the unabridged reference
+                fast = decide_identity_only(
+                    entry.principal,
+                    sets,
+                    action_lower,
+                    resource,
+                    owner,
+                    context,
+                    known.context if known is not None else None,
+                    now,
+                )
+                if fast is not None:
+                    return fast
+            return evaluate(self._request(entry, action, resource, owner, known, context, explain), sets, now)
         keys = self.context_keys(sets, action_lower)
         ctx = context or _EMPTY_CONTEXT
         values = tuple([ctx.get(k) for k in keys])
@@ -437,7 +450,20 @@ class CompiledSnapshot:
         hit = cache.get(key)
         if hit is not None:
             return hit
-        decision = evaluate(self._request(entry, action, resource, owner, known, context, False), sets, now)
+        decision = (
+            decide_identity_only(
+                entry.principal,
+                sets,
+                action_lower,
+                resource,
+                owner,
+                context,
+                known.context if known is not None else None,
+                now,
+            )
+            if self.indexed
+            else None
+        ) or evaluate(self._request(entry, action, resource, owner, known, context, False), sets, now)
         cache.put(key, decision)
         return decision
 

@@ -18,6 +18,7 @@ Anything unexpected while deciding is a Deny (``fail_closed``), never an Allow.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from ..policy.conditions import AmbiguousKeyError
@@ -25,7 +26,7 @@ from ..policy.document import PolicyKind, PrincipalSet, Statement
 from .decision import Decision, DecisionKind, fail_closed
 from .policyset import PolicyGroup, PolicySets
 from .principal import IAM_KINDS, Principal, PrincipalKind
-from .request import Request
+from .request import Request, parse_resource
 
 # Principal match levels (reference §2.4), ranked.
 NO_MATCH, ACCOUNT_LEVEL, ROLE_LEVEL, DIRECT_LEVEL = 0, 1, 2, 3
@@ -232,6 +233,95 @@ def evaluate(request: Request, policy_sets: PolicySets, now: float | None = None
         return fail_closed(str(exc))
     except Exception as exc:  # fail closed: any defect here must deny, not allow
         return fail_closed(f"{type(exc).__name__}: {exc}")
+
+
+_FAST_KINDS = frozenset({PrincipalKind.USER, PrincipalKind.ROLE, PrincipalKind.ROLE_SESSION})
+_IDENTITY_DENY = f"explicitly denied by {PolicyKind.IDENTITY.with_article}"
+_IDENTITY_ALLOW = "allowed by identity-based policy"
+_NO_IDENTITY_ALLOW = "no identity-based policy allows the action"
+
+
+def decide_identity_only(
+    principal: Principal,
+    sets: PolicySets,
+    action: str,
+    resource: str,
+    owner: str,
+    context: Mapping[str, object] | None,
+    resource_context: Mapping[str, object] | None,
+    now: float | None,
+) -> Decision | None:
+    """The common decision, without the general machinery: a user or role session whose only
+    policies are identity policies, asking about a resource of its own account that has no
+    resource policy, outside STS, KMS keys and the optional service rules. Then the algorithm
+    reduces to: an applicable Deny → explicit deny; an applicable Allow → allow; else implicit
+    deny. Returns None whenever anything else could matter (the caller then runs
+    :func:`evaluate`, whose answer this must equal: the differential tests compare them).
+    ``action`` is lower-case."""
+    if (
+        sets.resource is not None
+        or sets.boundary is not None
+        or sets.session is not None
+        or sets.scp_levels
+        or sets.rcp_levels
+        or sets.options.service_rules
+        or principal.kind not in _FAST_KINDS
+        or owner != principal.account
+    ):
+        return None
+    service = action.partition(":")[0]
+    if service == "sts" or service == "kms":
+        return None
+    split, norm, partition, _ = parse_resource(resource)
+    if partition is not None and partition != principal.partition and partition != "*":
+        return None
+    denies, allows = sets.identity.for_action(action)
+    if not denies and not allows:
+        return Decision(IMPLICIT, _NO_IDENTITY_ALLOW, (), PolicyKind.IDENTITY)
+    ctx: dict[str, object] | None = None
+    try:
+        for statements in (denies, allows):
+            for st in statements:
+                if not st.resource_all:
+                    if st.resource_templates or st.not_resource or norm is None:
+                        if st.resource_templates and ctx is None:
+                            ctx = _fast_context(principal, owner, now, context, resource_context)
+                        if not st.matches_resource(split, ctx or _NO_CONTEXT, norm):
+                            continue
+                    elif not st.resource_static(norm):
+                        continue
+                cond = st.condition
+                if cond is not None:
+                    if ctx is None:
+                        ctx = _fast_context(principal, owner, now, context, resource_context)
+                    if not cond.evaluate(ctx):
+                        continue
+                if st.allow:
+                    return Decision(ALLOW, _IDENTITY_ALLOW, (st,), PolicyKind.IDENTITY)
+                return Decision(EXPLICIT, _IDENTITY_DENY, (st,), PolicyKind.IDENTITY)
+    except Exception:  # let the general path decide (and fail closed) with its own reason
+        return None
+    return Decision(IMPLICIT, _NO_IDENTITY_ALLOW, (), PolicyKind.IDENTITY)
+
+
+def _fast_context(
+    principal: Principal,
+    owner: str,
+    now: float | None,
+    context: Mapping[str, object] | None,
+    resource_context: Mapping[str, object] | None,
+) -> dict[str, object]:
+    """The same context as :func:`build_context`."""
+    ctx = dict(principal.context)
+    if owner:
+        ctx["aws:resourceaccount"] = owner
+    if now is not None:
+        ctx["aws:currenttime"], ctx["aws:epochtime"] = _clock_keys(now)
+    if context:
+        ctx.update(context)
+    if resource_context:
+        ctx.update(resource_context)
+    return ctx
 
 
 def _rcps_apply(request: Request, sets: PolicySets) -> bool:

@@ -15,6 +15,7 @@ from sidecar.engine import DecisionKind, normalize_context
 from sidecar.engine.cache import DecisionCache
 from sidecar.engine.cases import run_case
 from sidecar.engine.compile import CompiledSnapshot, compile_snapshot
+from sidecar.engine.evaluate import decide_identity_only
 from sidecar.policy import loads_json
 from sidecar.snapshot import load_snapshot
 
@@ -301,7 +302,7 @@ def test_cache_key_lists_exactly_the_keys_candidates_read() -> None:
     assert c.context_keys(entry.sets, "dynamodb:getitem") == ("aws:sourceip",)
 
 
-def _random_snapshot(rng: random.Random) -> dict[str, Any]:
+def _random_snapshot(rng: random.Random, with_org: bool = True) -> dict[str, Any]:
     actions = [
         "s3:GetObject",
         "s3:PutObject",
@@ -368,13 +369,21 @@ def _random_snapshot(rng: random.Random) -> dict[str, Any]:
         for i in range(10)
     ]
     account["roles"][0]["inline_policies"] = {"r": doc(statement(), statement())}
+    if not with_org:  # no SCPs or RCPs: most decisions take the identity-only fast path
+        del snap["organization"]
+        for acct in snap["accounts"]:
+            acct.pop("unit", None)
+            acct.pop("scps", None)
     return snap
 
 
+@pytest.mark.parametrize("with_org", [True, False])
 @pytest.mark.parametrize("seed", range(4))
-def test_indexed_cached_engine_agrees_with_the_plain_path(seed: int) -> None:
+def test_indexed_cached_engine_agrees_with_the_plain_path(seed: int, with_org: bool) -> None:
+    """The indexed engine (action index, identity-only fast path, decision cache) against the
+    plain path (no index, no fast path, no cache: the general algorithm only)."""
     rng = random.Random(seed)
-    snap = _random_snapshot(rng)
+    snap = _random_snapshot(rng, with_org)
     data = json.dumps(snap).encode()
     fast = compile_snapshot(load_snapshot(data))
     plain = compile_snapshot(load_snapshot(data), indexed=False)
@@ -404,6 +413,7 @@ def test_indexed_cached_engine_agrees_with_the_plain_path(seed: int) -> None:
         "arn:aws:kms:us-east-1:111122223333:key/k1",
         "arn:aws:dynamodb:us-east-1:111122223333:table/t1",
     ]
+    took_fast_path = 0
     for _ in range(2500):
         who = rng.choice(principals)
         action, resource = rng.choice(actions), rng.choice(resources)
@@ -419,8 +429,24 @@ def test_indexed_cached_engine_agrees_with_the_plain_path(seed: int) -> None:
             fast.resolve_principal(who), action, resource, context=ctx, now=1.7e9, cache=cache
         )
         want = plain.authorize(plain.resolve_principal(who), action, resource, context=ctx, now=1.7e9)
-        assert (got.kind, got.reason) == (want.kind, want.reason), (who, action, resource, raw)
+        entry = fast.resolve_principal(who)
+        known = fast.resource_entry(resource)
+        owner = fast.owner_of(entry, resource, known, None)
+        sets = fast.policy_sets(entry, known, owner)
+        ctx_of_known = known.context if known is not None else None
+        if decide_identity_only(
+            entry.principal, sets, action.lower(), resource, owner, ctx, ctx_of_known, 1.7e9
+        ):
+            took_fast_path += 1
+        assert (got.kind, got.reason, got.matched, got.decided_by) == (
+            want.kind,
+            want.reason,
+            want.matched,
+            want.decided_by,
+        ), (who, action, resource, raw)
     assert cache.hits > 0
+    if not with_org:
+        assert took_fast_path > 500  # the shortcut was really compared, not skipped
 
 
 def test_indexed_engine_agrees_with_the_plain_path_on_the_conformance_suite() -> None:
