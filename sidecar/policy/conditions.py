@@ -577,7 +577,7 @@ def compile_condition(
     block: object, path: Path, problems: list[Problem], *, variables: bool, strict: bool = False
 ) -> Condition | None:
     """Validate a Condition element, appending every problem; compile it when it is valid."""
-    if not isinstance(block, Mapping):
+    if not (isinstance(block, (dict, Mapping))):
         problems.append(Problem(path, MALFORMED, "Condition must be an object of operators"))
         return None
     clauses: list[Clause] = []
@@ -592,7 +592,7 @@ def compile_condition(
             continue
         set_op, base, if_exists = parsed
         vtype, negated, extra = OPERATORS[base]
-        if not isinstance(entries, Mapping):
+        if not (isinstance(entries, (dict, Mapping))):
             problems.append(
                 Problem(op_path, MALFORMED, "a condition operator takes an object of context keys")
             )

@@ -311,7 +311,7 @@ def _scan(doc: Any, checker: _Checker) -> int:
             size += _string_size(item)
             if _DISALLOWED_CHAR.search(item) is not None:
                 _bad_char_problem(item, _path_of(node), checker)
-        elif isinstance(item, Mapping):
+        elif isinstance(item, (dict, Mapping)):
             size += 2 + max(len(item) - 1, 0) + len(item)
             for key in getattr(item, "duplicates", ()):
                 checker.error((*_path_of(node), key), f"duplicate key {key!r}")
@@ -348,12 +348,12 @@ def _scan_quick(doc: Any, checker: _Checker) -> int:
     stack: list[tuple[Any, tuple[Any, ...] | None]] = [(doc, None)]
     while stack:
         item, node = stack.pop()
-        if isinstance(item, Mapping):
+        if isinstance(item, (dict, Mapping)):
             for key in getattr(item, "duplicates", ()):
                 checker.error((*_path_of(node), key), f"duplicate key {key!r}")
-            children = [(v, (node, k)) for k, v in item.items() if isinstance(v, Mapping | list)]
+            children = [(v, (node, k)) for k, v in item.items() if isinstance(v, dict | list)]
         else:
-            children = [(v, (node, i)) for i, v in enumerate(item) if isinstance(v, Mapping | list)]
+            children = [(v, (node, i)) for i, v in enumerate(item) if isinstance(v, dict | list)]
         stack.extend(reversed(children))  # popped in document order
     return len(text)
 
@@ -454,33 +454,42 @@ def _compile_resources(
     patterns = []
     for i, entry in enumerate(entries):
         where = (*path, i) if isinstance(value, list) else path
-        if entry != "*" and not _check_resource_entry(
-            entry, parse_template(entry, variables=variables), where, checker
-        ):
+        if entry != "*" and not _check_resource_entry(entry, variables, where, checker):
             continue
         patterns.append(resource_pattern(entry, variables))
     return tuple(patterns)
 
 
-def _check_resource_entry(entry: str, template: Any, where: Path, checker: _Checker) -> bool:
-    parts = split_template(template, ":", 5)
-    if not entry.startswith("arn:") or len(parts) < 6:
-        checker.error(where, f'Resource {entry} must be in ARN format or "*" (six colon-separated parts)')
-        return False
+def _check_resource_entry(entry: str, variables: bool, where: Path, checker: _Checker) -> bool:
     ok = True
+    for is_error, message in _resource_entry_problems(entry, variables):
+        if is_error:
+            checker.error(where, message)
+            ok = False
+        else:
+            checker.warn(where, message)
+    return ok
+
+
+@lru_cache(maxsize=131072)
+def _resource_entry_problems(entry: str, variables: bool) -> tuple[tuple[bool, str], ...]:
+    """What is wrong with one Resource entry (a pure function of its text: memoised, since a
+    snapshot repeats entries): (is_error, message) pairs."""
+    parts = split_template(parse_template(entry, variables=variables), ":", 5)
+    if not entry.startswith("arn:") or len(parts) < 6:
+        return ((True, f'Resource {entry} must be in ARN format or "*" (six colon-separated parts)'),)
+    found: list[tuple[bool, str]] = []
     if any(not p.is_static for p in parts[:5]):
-        checker.error(where, f"Resource {entry}: a policy variable may appear only after the fifth colon")
-        ok = False
+        found.append((True, f"Resource {entry}: a policy variable may appear only after the fifth colon"))
     for bad in malformed_variables(entry):
-        checker.warn(where, f"{bad} is not a policy variable; it is matched as text")
+        found.append((False, f"{bad} is not a policy variable; it is matched as text"))
     service = parts[2].source.lower()
     rest = parts[5].source
     if service in _IDENTITY_SERVICES and rest != "*":
         head = rest.split("/", 1)[0] if "/" in rest else rest
         if "*" in head or "?" in head:
-            checker.error(where, f"Resource {entry}: a wildcard is not allowed in the resource-type prefix")
-            ok = False
-    return ok
+            found.append((True, f"Resource {entry}: a wildcard is not allowed in the resource-type prefix"))
+    return tuple(found)
 
 
 def _compile_principal(value: Any, path: Path, checker: _Checker) -> PrincipalSet | None:
@@ -491,7 +500,7 @@ def _compile_principal(value: Any, path: Path, checker: _Checker) -> PrincipalSe
             return result
         checker.error(path, 'a Principal string must be "*"; use {"AWS": ...} for principals')
         return None
-    if not isinstance(value, Mapping) or not value:
+    if not (isinstance(value, (dict, Mapping))) or not value:
         checker.error(path, 'Principal must be "*" or a non-empty object of principal types')
         return None
     ok = True
@@ -579,7 +588,7 @@ def _check_statement(
     sids: dict[str, Path],
 ) -> Statement | None:
     kind = checker.kind
-    if not isinstance(raw, Mapping):
+    if not (isinstance(raw, (dict, Mapping))):
         checker.error(path, "a statement must be an object")
         return None
     before = sum(p.is_error for p in checker.problems)
@@ -735,7 +744,7 @@ def _check(
     doc, text = _load(source, checker)
     if doc is _UNREADABLE:
         return checker.problems, None
-    if not isinstance(doc, Mapping):
+    if not (isinstance(doc, (dict, Mapping))):
         checker.error((), "a policy document must be a JSON object")
         return checker.problems, None
     scanned_size = _scan_quick(doc, checker)
@@ -773,7 +782,7 @@ def _check(
         variables = version == VERSION_2012
         sids: dict[str, Path] = {}
         ref = PolicyRef(kind, name)
-        if isinstance(raw, Mapping):
+        if isinstance(raw, (dict, Mapping)):
             st = _check_statement(raw, ("Statement",), 0, checker, variables, ref, sids)
             statements = [st] if st else []
         elif isinstance(raw, list) and raw:

@@ -181,6 +181,7 @@ def match_pieces(pieces: Sequence[Piece], s: str) -> bool:
 _SPACE_OR_COMMA = re.compile(r"[\s,]")
 
 
+@lru_cache(maxsize=65536)
 def action_is_unmatchable(pattern: str) -> bool:
     """Entries that never match (reference §2.2): no service prefix, an empty action name,
     whitespace, or a comma (``"s3:GetObject,s3:PutObject"``)."""
