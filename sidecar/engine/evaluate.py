@@ -251,19 +251,18 @@ def decide_identity_only(
     resource_context: Mapping[str, object] | None,
     now: float | None,
 ) -> Decision | None:
-    """The common decision, without the general machinery: a user or role session whose only
-    policies are identity policies, asking about a resource of its own account that has no
-    resource policy, outside STS, KMS keys and the optional service rules. Then the algorithm
-    reduces to: an applicable Deny → explicit deny; an applicable Allow → allow; else implicit
-    deny. Returns None whenever anything else could matter (the caller then runs
-    :func:`evaluate`, whose answer this must equal: the differential tests compare them).
-    ``action`` is lower-case."""
+    """The common decision, without the general machinery: a user or role session whose
+    policies are identity policies (and SCP levels), asking about a resource of its own
+    account that has no resource policy, outside STS, KMS keys and the optional service rules.
+    Then the algorithm reduces to: an applicable SCP Deny, then identity Deny → explicit deny;
+    a level without an applicable SCP Allow → implicit deny; an identity Allow → allow; else
+    implicit deny. Returns None whenever anything else could matter (the caller then runs
+    :func:`evaluate`, whose answer this must equal, statements and reasons included: the
+    differential tests compare them). ``action`` is lower-case."""
     if (
         sets.resource is not None
         or sets.boundary is not None
         or sets.session is not None
-        or sets.scp_levels
-        or sets.rcp_levels
         or sets.options.service_rules
         or principal.kind not in _FAST_KINDS
         or owner != principal.account
@@ -275,33 +274,103 @@ def decide_identity_only(
     split, norm, partition, _ = parse_resource(resource)
     if partition is not None and partition != principal.partition and partition != "*":
         return None
-    denies, allows = sets.identity.for_action(action)
-    if not denies and not allows:
-        return Decision(IMPLICIT, _NO_IDENTITY_ALLOW, (), PolicyKind.IDENTITY)
-    ctx: dict[str, object] | None = None
+    scps = sets.scp_levels if not principal.is_service_linked else ()
+    rcp_services = sets.options.rcp_services
+    rcps = (
+        sets.rcp_levels
+        if not principal.is_service_linked and (rcp_services is None or service in rcp_services)
+        else ()
+    )
+    scan = _Scan(principal, split, norm, owner, now, context, resource_context)
     try:
-        for statements in (denies, allows):
-            for st in statements:
-                if not st.resource_all:
-                    if st.resource_templates or st.not_resource or norm is None:
-                        if st.resource_templates and ctx is None:
-                            ctx = _fast_context(principal, owner, now, context, resource_context)
-                        if not st.matches_resource(split, ctx or _NO_CONTEXT, norm):
-                            continue
-                    elif not st.resource_static(norm):
-                        continue
-                cond = st.condition
-                if cond is not None:
-                    if ctx is None:
-                        ctx = _fast_context(principal, owner, now, context, resource_context)
-                    if not cond.evaluate(ctx):
-                        continue
-                if st.allow:
-                    return Decision(ALLOW, _IDENTITY_ALLOW, (st,), PolicyKind.IDENTITY)
-                return Decision(EXPLICIT, _IDENTITY_DENY, (st,), PolicyKind.IDENTITY)
+        for level in rcps:  # RCPs only deny, and name every principal ("*")
+            candidates = level.for_action(action)[0]
+            if any(st.principal is None or not st.principal.any or st.not_principal for st in candidates):
+                return None
+            st = scan.first(candidates)
+            if st is not None:
+                return Decision(EXPLICIT, _RCP_DENY, (st,), PolicyKind.RCP)
+        for level in scps:
+            st = scan.first(level.for_action(action)[0])
+            if st is not None:
+                return Decision(EXPLICIT, _SCP_DENY, (st,), PolicyKind.SCP)
+        denies, allows = sets.identity.for_action(action)
+        st = scan.first(denies)
+        if st is not None:
+            return Decision(EXPLICIT, _IDENTITY_DENY, (st,), PolicyKind.IDENTITY)
+        matched: list[Statement] = []
+        for i, level in enumerate(scps):
+            st = scan.first(level.for_action(action)[1])
+            if st is None:
+                return Decision(IMPLICIT, _scp_level_reason(i), tuple(matched), PolicyKind.SCP)
+            matched.append(st)
+        st = scan.first(allows)
     except Exception:  # let the general path decide (and fail closed) with its own reason
         return None
-    return Decision(IMPLICIT, _NO_IDENTITY_ALLOW, (), PolicyKind.IDENTITY)
+    if st is None:
+        return Decision(IMPLICIT, _NO_IDENTITY_ALLOW, tuple(matched), PolicyKind.IDENTITY)
+    matched.append(st)
+    return Decision(ALLOW, _IDENTITY_ALLOW, tuple(matched), PolicyKind.IDENTITY)
+
+
+class _Scan:
+    """Statement applicability for the short path: resource and condition only (identity
+    policies and SCPs name no principal); the context is built on first need."""
+
+    __slots__ = ("_ctx", "context", "norm", "now", "owner", "principal", "resource_context", "split")
+
+    def __init__(
+        self,
+        principal: Principal,
+        split: tuple[str, str] | None,
+        norm: str | None,
+        owner: str,
+        now: float | None,
+        context: Mapping[str, object] | None,
+        resource_context: Mapping[str, object] | None,
+    ) -> None:
+        self.principal = principal
+        self.split = split
+        self.norm = norm
+        self.owner = owner
+        self.now = now
+        self.context = context
+        self.resource_context = resource_context
+        self._ctx: dict[str, object] | None = None
+
+    def ctx(self) -> dict[str, object]:
+        ctx = self._ctx
+        if ctx is None:
+            ctx = self._ctx = _fast_context(
+                self.principal, self.owner, self.now, self.context, self.resource_context
+            )
+        return ctx
+
+    def first(self, statements: tuple[Statement, ...]) -> Statement | None:
+        norm = self.norm
+        for st in statements:
+            if not st.resource_all:
+                if st.resource_templates or st.not_resource or norm is None:
+                    ctx = self.ctx() if st.resource_templates else _NO_CONTEXT
+                    if not st.matches_resource(self.split, ctx, norm):
+                        continue
+                elif not st.resource_static(norm):
+                    continue
+            cond = st.condition
+            if cond is not None and not cond.evaluate(self.ctx()):
+                continue
+            return st
+        return None
+
+
+def _scp_level_reason(level: int) -> str:
+    return (
+        f"no service control policy allows the action at organisation level {level} (every level must allow)"
+    )
+
+
+_SCP_DENY = f"explicitly denied by {PolicyKind.SCP.with_article}"
+_RCP_DENY = f"explicitly denied by {PolicyKind.RCP.with_article}"
 
 
 def _fast_context(
@@ -391,8 +460,7 @@ def _decide(ev: _Evaluation, request: Request, sets: PolicySets) -> Decision:
             if st is None:
                 return Decision(
                     IMPLICIT,
-                    f"no service control policy allows the action at organisation level "
-                    f"{i} (every level must allow)",
+                    _scp_level_reason(i),
                     tuple(matched),
                     PolicyKind.SCP,
                 )

@@ -445,8 +445,7 @@ def test_indexed_cached_engine_agrees_with_the_plain_path(seed: int, with_org: b
             want.decided_by,
         ), (who, action, resource, raw)
     assert cache.hits > 0
-    if not with_org:
-        assert took_fast_path > 500  # the shortcut was really compared, not skipped
+    assert took_fast_path > 300  # the short path was really compared, not skipped
 
 
 def test_indexed_engine_agrees_with_the_plain_path_on_the_conformance_suite() -> None:
