@@ -109,6 +109,7 @@ class CompiledSnapshot:
             "resources": sum(len(a.resources) for a in snapshot.accounts),
             "statements": snapshot.statement_count(),
         }
+        self._identity_groups.clear()  # only needed while compiling
         self.compile_seconds = time.perf_counter() - started
 
     # --- compilation ---------------------------------------------------------------------

@@ -684,7 +684,20 @@ def compile_condition(
             )
     if not ok or any(p.is_error for p in problems if p.path[: len(path)] == path):
         return None
-    return Condition(clauses)
+    return _shared_condition(tuple(clauses))
+
+
+_SHARED_CONDITIONS: dict[tuple[Clause, ...], Condition] = {}
+
+
+def _shared_condition(clauses: tuple[Clause, ...]) -> Condition:
+    """Clauses are shared between equal statements, so equal blocks share one Condition."""
+    found = _SHARED_CONDITIONS.get(clauses)
+    if found is None:
+        if len(_SHARED_CONDITIONS) >= 65536:
+            _SHARED_CONDITIONS.clear()
+        found = _SHARED_CONDITIONS[clauses] = Condition(clauses)
+    return found
 
 
 def _condition_values(raw: object, path: Path, problems: list[Problem]) -> list[str] | None:

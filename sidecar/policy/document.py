@@ -445,6 +445,19 @@ def _negated(matcher: Matcher) -> Matcher:
     return lambda a: not matcher(a)
 
 
+_SHARED_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _shared(value: frozenset[str]) -> frozenset[str]:
+    """One object for equal small sets (statements repeat the same services and keys)."""
+    found = _SHARED_SETS.get(value)
+    if found is None:
+        if len(_SHARED_SETS) >= 65536:
+            _SHARED_SETS.clear()
+        found = _SHARED_SETS[value] = value
+    return found
+
+
 def _compile_resources(
     value: Any, path: Path, checker: _Checker, variables: bool
 ) -> tuple[ResourcePattern, ...] | None:
@@ -634,7 +647,8 @@ def _check_statement(
         key = "Action" if has_action else "NotAction"
         st.actions, st.action_match = _compile_actions(raw[key], (*path, key), checker, negate=has_not_action)
         # The action index buckets statements by service; NotAction can match any service.
-        st.services = None if has_not_action else action_services(st.actions)
+        services = None if has_not_action else action_services(st.actions)
+        st.services = None if services is None else _shared(services)
 
     has_res, has_not_res = "Resource" in raw, "NotResource" in raw
     if kind is PolicyKind.TRUST:
@@ -670,7 +684,7 @@ def _check_statement(
     for pattern in st.resource_templates:
         if pattern.rest_template is not None:
             keys.update(v.key for v in pattern.rest_template.variables)
-    st.context_keys = frozenset(keys)
+    st.context_keys = _shared(frozenset(keys))
 
     if kind is PolicyKind.RCP and effect == "Allow":
         checker.error(
