@@ -206,17 +206,29 @@ def _clock_keys(now: float) -> tuple[str, str]:
 
 
 def build_context(request: Request, now: float | None) -> dict[str, object]:
-    """Derived keys (principal, resource account, clock) overlaid by the request's own keys.
-    The gRPC server never lets a caller set principal keys; the test runner may (FORMAT.md)."""
-    ctx = dict(request.principal.context)
-    owner = request.owner
+    """Derived keys (principal, resource account, clock) overlaid by the request's own keys,
+    then by the resource keys the snapshot knows. The gRPC server never lets a caller set
+    principal keys; the test runner may (FORMAT.md)."""
+    return context_for(request.principal, request.owner, now, request.context, request.resource_context)
+
+
+def context_for(
+    principal: Principal,
+    owner: str,
+    now: float | None,
+    context: Mapping[str, object] | None,
+    resource_context: Mapping[str, object] | None,
+) -> dict[str, object]:
+    """The condition context of a decision (one implementation for both paths)."""
+    ctx = dict(principal.context)
     if owner:
         ctx["aws:resourceaccount"] = owner
     if now is not None:
         ctx["aws:currenttime"], ctx["aws:epochtime"] = _clock_keys(now)
-    ctx.update(request.context)
-    if request.resource_context:
-        ctx.update(request.resource_context)
+    if context:
+        ctx.update(context)
+    if resource_context:
+        ctx.update(resource_context)
     return ctx
 
 
@@ -341,7 +353,7 @@ class _Scan:
     def ctx(self) -> dict[str, object]:
         ctx = self._ctx
         if ctx is None:
-            ctx = self._ctx = _fast_context(
+            ctx = self._ctx = context_for(
                 self.principal, self.owner, self.now, self.context, self.resource_context
             )
         return ctx
@@ -371,26 +383,6 @@ def _scp_level_reason(level: int) -> str:
 
 _SCP_DENY = f"explicitly denied by {PolicyKind.SCP.with_article}"
 _RCP_DENY = f"explicitly denied by {PolicyKind.RCP.with_article}"
-
-
-def _fast_context(
-    principal: Principal,
-    owner: str,
-    now: float | None,
-    context: Mapping[str, object] | None,
-    resource_context: Mapping[str, object] | None,
-) -> dict[str, object]:
-    """The same context as :func:`build_context`."""
-    ctx = dict(principal.context)
-    if owner:
-        ctx["aws:resourceaccount"] = owner
-    if now is not None:
-        ctx["aws:currenttime"], ctx["aws:epochtime"] = _clock_keys(now)
-    if context:
-        ctx.update(context)
-    if resource_context:
-        ctx.update(resource_context)
-    return ctx
 
 
 def _rcps_apply(request: Request, sets: PolicySets) -> bool:
