@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup test lint conformance bench clean
+.PHONY: setup test lint conformance bench clean proto serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 setup: $(STAMP)
 
 lint: setup
-	$(BIN)/ruff check sidecar tests bench
-	$(BIN)/ruff format --check sidecar tests bench
-	$(BIN)/mypy sidecar
+	$(BIN)/ruff check sidecar clients tests bench
+	$(BIN)/ruff format --check sidecar clients tests bench
+	$(BIN)/mypy sidecar clients/python/iam_sidecar_client
 
 test: setup lint
 	$(BIN)/python -m pytest -q
@@ -32,3 +32,12 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+# Generated code is committed; tests/api/test_generated.py fails when it is stale.
+PROTOS := $(wildcard proto/sidecar/api/v1/*.proto)
+proto: setup
+	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
+
+# Bootstraps the environment, then serves examples/snapshot.json and prints how to call it.
+serve: setup
+	BIN=$(BIN) sh examples/serve.sh

@@ -5,12 +5,20 @@
 ``validate SNAPSHOT``: every problem of a snapshot document.
 ``check --snapshot S --principal ARN --action A --resource R``: one decision, locally.
 ``bench --snapshot S --requests R.jsonl [--json]``: decision speed on a snapshot.
+``serve [--snapshot PATH] [--listen ADDR,...] [--control ADDR] ...``: run the sidecar.
+``push SNAPSHOT --server ADDR --token-file F [--signing-key F]``: activate a snapshot remotely.
+``status --server ADDR --token-file F``: what a running sidecar serves.
+``health --server ADDR``: exit 0 when the sidecar is SERVING.
+
+Every ``serve`` flag can also be set by an environment variable ``IAM_SIDECAR_<FLAG>``
+(``--listen`` → ``IAM_SIDECAR_LISTEN``); a flag given on the command line wins.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -138,6 +146,8 @@ def _context_args(pairs: Sequence[str], lists: Sequence[str]) -> dict[str, objec
 def cmd_check(args: argparse.Namespace) -> int:
     from .engine.principal import PrincipalError
 
+    if args.server:
+        return _check_remote(args)
     compiled = _compiled(args.snapshot)
     try:
         entry = compiled.resolve_principal(args.principal)
@@ -164,6 +174,63 @@ def cmd_check(args: argparse.Namespace) -> int:
             if decision.missing_keys:
                 print(f"  missing context keys: {', '.join(decision.missing_keys)}")
     return 0 if decision.allowed else 1
+
+
+def _check_remote(args: argparse.Namespace) -> int:
+    from .api.v1 import authorizer_pb2
+    from .remote import RemoteError, authorize
+
+    context = _context_args(args.context, args.context_list)
+    try:
+        response = authorize(
+            args.server,
+            args.principal,
+            args.action,
+            args.resource,
+            resource_account=args.resource_account,
+            context=context,  # type: ignore[arg-type]
+            explain=args.explain or args.json,
+            min_snapshot_version=args.min_snapshot_version,
+        )
+    except RemoteError as exc:
+        where = f" [{exc.field}]" if exc.field else ""
+        print(f"iam-sidecar check: {exc}{where}", file=sys.stderr)
+        return 2
+    kind = authorizer_pb2.Decision.Name(response.decision).removeprefix("DECISION_")
+    label = {"ALLOW": "Allow", "EXPLICIT_DENY": "ExplicitDeny", "IMPLICIT_DENY": "ImplicitDeny"}.get(
+        kind, kind
+    )
+    ex = response.explanation
+    if args.json:
+        out = {
+            "decision": label,
+            "reason": ex.reason,
+            "snapshot_version": response.snapshot_version,
+            "matched": [
+                {
+                    "policy_kind": m.policy_kind,
+                    "policy": m.policy,
+                    "sid": m.sid or None,
+                    "index": m.statement_index,
+                    "effect": m.effect,
+                }
+                for m in ex.matched_statements
+            ],
+            "missing_keys": list(ex.missing_context_keys),
+        }
+        print(json.dumps(out, indent=2))
+    else:
+        reason = f": {ex.reason}" if ex.reason else ""
+        print(f"{label}{reason} (snapshot version {response.snapshot_version})")
+        for m in ex.matched_statements if args.explain else ():
+            sid = f" Sid {m.sid}" if m.sid else ""
+            print(
+                f"  matched: {m.effect} in {m.policy_kind} policy {m.policy}"
+                f" statement {m.statement_index}{sid}"
+            )
+        if args.explain and ex.missing_context_keys:
+            print(f"  missing context keys: {', '.join(ex.missing_context_keys)}")
+    return 0 if label == "Allow" else 1
 
 
 def _decision_json(decision: Decision, version: int) -> dict[str, object]:
@@ -210,6 +277,167 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _env(flag: str, default: str | None = None) -> str | None:
+    return os.environ.get("IAM_SIDECAR_" + flag.upper().replace("-", "_"), default)
+
+
+def _serve_parser(sub: Any) -> None:
+    from .server.app import DEFAULT_CONTROL, DEFAULT_LISTEN
+
+    s = sub.add_parser(
+        "serve",
+        help="run the sidecar (Authorizer, Control, health)",
+        description="Every flag can also be set as IAM_SIDECAR_<FLAG> (e.g. IAM_SIDECAR_LISTEN).",
+    )
+    s.add_argument(
+        "--snapshot",
+        default=_env("snapshot"),
+        help="snapshot file, or a directory holding snapshot.json (watched)",
+    )
+    s.add_argument(
+        "--listen",
+        default=_env("listen", ",".join(DEFAULT_LISTEN)),
+        help="Authorizer listeners, comma-separated",
+    )
+    s.add_argument(
+        "--control", default=_env("control", DEFAULT_CONTROL), help='Control listener ("off" to disable)'
+    )
+    s.add_argument("--control-token-file", default=_env("control-token-file"))
+    s.add_argument("--control-tls-cert", default=_env("control-tls-cert"))
+    s.add_argument("--control-tls-key", default=_env("control-tls-key"))
+    s.add_argument("--control-tls-client-ca", default=_env("control-tls-client-ca"))
+    s.add_argument(
+        "--snapshot-public-key",
+        default=_env("snapshot-public-key"),
+        help="Ed25519 key; pushes must be signed",
+    )
+    s.add_argument(
+        "--state-dir",
+        default=_env("state-dir"),
+        help="persisted snapshots (default $XDG_STATE_HOME/iam-sidecar)",
+    )
+    s.add_argument(
+        "--max-snapshot-bytes", type=int, default=int(_env("max-snapshot-bytes", str(64 * 1024 * 1024)) or 0)
+    )
+    s.add_argument("--max-version-wait", type=float, default=float(_env("max-version-wait", "5") or 0))
+    s.add_argument("--drain-grace", type=float, default=float(_env("drain-grace", "10") or 0))
+    s.add_argument("--health-listen", default=_env("health-listen"), help="health-only HOST:PORT for probes")
+    s.add_argument(
+        "--log-level", default=_env("log-level", "info"), choices=["debug", "info", "warning", "error"]
+    )
+    s.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from .server.app import ConfigError, ServerConfig, run
+    from .store import default_state_dir
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    def path(value: str | None) -> Path | None:
+        return Path(value) if value else None
+
+    control = None if (args.control or "").lower() in ("", "off", "none") else args.control
+    try:
+        config = ServerConfig(
+            snapshot=path(args.snapshot),
+            listen=tuple(a.strip() for a in args.listen.split(",") if a.strip()),
+            control=control,
+            control_token_file=path(args.control_token_file),
+            control_tls_cert=path(args.control_tls_cert),
+            control_tls_key=path(args.control_tls_key),
+            control_tls_client_ca=path(args.control_tls_client_ca),
+            snapshot_public_key=path(args.snapshot_public_key),
+            state_dir=path(args.state_dir) or default_state_dir(),
+            max_snapshot_bytes=args.max_snapshot_bytes,
+            max_version_wait=args.max_version_wait,
+            drain_grace=args.drain_grace,
+            health_listen=args.health_listen or None,
+        )
+        config.check()
+    except ConfigError as exc:
+        print(f"iam-sidecar serve: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(run(config))
+
+
+_UNASKED = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "UNAUTHENTICATED", "UNKNOWN", "UNIMPLEMENTED"})
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from .remote import RemoteError, push
+
+    try:
+        data = _snapshot_bytes(args.snapshot)
+        response = push(
+            args.server, data, args.token_file, signing_key=args.signing_key, timeout=args.timeout
+        )
+    except (OSError, ValueError) as exc:
+        print(f"iam-sidecar push: {exc}", file=sys.stderr)
+        return 2
+    except RemoteError as exc:
+        print(f"iam-sidecar push: {exc}", file=sys.stderr)
+        # 1: the sidecar refused this snapshot (signature, size, …); 2: it could not be asked.
+        return 2 if exc.code.name in _UNASKED else 1
+    report = response.report
+    for problem in report.problems:
+        tag = "" if problem.severity == "error" else " (warning)"
+        print(f"{problem.path}: {problem.code}{tag}: {problem.message}", file=sys.stderr)
+    if response.accepted:
+        what = "already active (no change)" if response.unchanged else "accepted"
+        print(f"{what}: serving snapshot version {response.active_version}")
+        if response.persist_error:
+            print(f"warning: not persisted: {response.persist_error}", file=sys.stderr)
+        return 0
+    active = response.active_version or "none"
+    print(f"refused ({report.code}): {report.reason} — still serving version {active}", file=sys.stderr)
+    return 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from google.protobuf.json_format import MessageToDict
+
+    from .remote import RemoteError, status
+
+    try:
+        st = status(args.server, args.token_file)
+    except (OSError, RemoteError) as exc:
+        print(f"iam-sidecar status: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(MessageToDict(st, always_print_fields_with_no_presence=True), indent=2))
+    else:
+        if not st.serving:
+            print("not serving: no snapshot is active")
+        else:
+            loaded = st.loaded_at.ToDatetime().strftime("%Y-%m-%dT%H:%M:%SZ")
+            print(f"serving snapshot version {st.version} (activation {st.activation_id}) from {st.source}")
+            print(f"  sha256 {st.sha256}, loaded {loaded}, compiled in {st.compile_seconds:.3f} s")
+            print("  " + ", ".join(f"{k} {v}" for k, v in sorted(st.counts.items())))
+            if st.previous_version:
+                print(f"  previous version {st.previous_version}; highest ever {st.highest_version}")
+        if st.last_error:
+            print(f"  last error: {st.last_error}")
+    return 0 if st.serving else 1
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from .remote import RemoteError, health
+
+    try:
+        state = health(args.server, args.service, timeout=args.timeout)
+    except RemoteError as exc:
+        print(f"iam-sidecar health: {exc}", file=sys.stderr)
+        return 1
+    print(state)
+    return 0 if state == "SERVING" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="iam-sidecar", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -230,8 +458,11 @@ def build_parser() -> argparse.ArgumentParser:
     vs.add_argument("snapshot", help="snapshot JSON file, a directory holding snapshot.json, or -")
     vs.set_defaults(func=cmd_validate)
 
-    c = sub.add_parser("check", help="decide one request against a local snapshot")
-    c.add_argument("--snapshot", required=True)
+    c = sub.add_parser("check", help="decide one request against a local snapshot or a running sidecar")
+    where = c.add_mutually_exclusive_group(required=True)
+    where.add_argument("--snapshot", help="decide locally against this snapshot file")
+    where.add_argument("--server", metavar="ADDR", help="ask a running sidecar (unix:/path or HOST:PORT)")
+    c.add_argument("--min-snapshot-version", type=int, default=0, help="with --server: wait for this version")
     c.add_argument("--principal", required=True, help='principal ARN, or "anonymous"')
     c.add_argument("--action", required=True)
     c.add_argument("--resource", default="*")
@@ -250,6 +481,28 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seconds", type=float, default=3.0, help="measuring time per mode")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.set_defaults(func=cmd_bench)
+
+    _serve_parser(sub)
+
+    p = sub.add_parser("push", help="push a snapshot to a running sidecar's Control listener")
+    p.add_argument("snapshot", help="snapshot JSON file, a directory holding snapshot.json, or -")
+    p.add_argument("--server", required=True, metavar="ADDR", help="the Control listener")
+    p.add_argument("--token-file", required=True, type=Path, help="file holding the bearer token")
+    p.add_argument("--signing-key", type=Path, help="Ed25519 private key (PEM or 32 raw bytes) to sign with")
+    p.add_argument("--timeout", type=float, default=120.0)
+    p.set_defaults(func=cmd_push)
+
+    st = sub.add_parser("status", help="show what a running sidecar serves")
+    st.add_argument("--server", required=True, metavar="ADDR", help="the Control listener")
+    st.add_argument("--token-file", required=True, type=Path)
+    st.add_argument("--json", action="store_true", help="print the status as JSON")
+    st.set_defaults(func=cmd_status)
+
+    h = sub.add_parser("health", help="exit 0 when a running sidecar is SERVING (for health checks)")
+    h.add_argument("--server", required=True, metavar="ADDR", help="an Authorizer or health listener")
+    h.add_argument("--service", default="", help='the health service: "" (readiness, default) or "liveness"')
+    h.add_argument("--timeout", type=float, default=5.0)
+    h.set_defaults(func=cmd_health)
     return parser
 
 

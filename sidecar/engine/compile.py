@@ -10,11 +10,12 @@ keys per action) are bounded caches of pure functions of it.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..policy.document import Policy
+from ..policy.document import Policy, PolicyKind, PolicyRef
 from ..snapshot.model import Account, Organization, Role, Snapshot, User
 from .cache import DecisionCache
 from .decision import Decision
@@ -89,6 +90,7 @@ class CompiledSnapshot:
             arn: mp.policy for arn, mp in snapshot.aws_managed_policies.items()
         }
         self._identity_groups: dict[tuple[int, ...], PolicyGroup] = {}
+        self._boundary_groups: dict[str, PolicyGroup] = {}
         self._sessions: dict[str, PrincipalEntry] = {}
         self._buckets: dict[str, ResourceEntry] = {}  # S3 bucket ARN → the entry of its objects
         self._anonymous = PrincipalEntry(Principal.anonymous(), PolicySets(options=options), ANONYMOUS)
@@ -110,6 +112,7 @@ class CompiledSnapshot:
             "statements": snapshot.statement_count(),
         }
         self._identity_groups.clear()  # only needed while compiling
+        self._boundary_groups.clear()
         self.compile_seconds = time.perf_counter() - started
 
     # --- compilation ---------------------------------------------------------------------
@@ -160,7 +163,20 @@ class CompiledSnapshot:
         return group
 
     def _boundary(self, arn: str | None) -> PolicyGroup | None:
-        return None if arn is None else self._identity([self._managed[arn]])
+        """The boundary group of a managed policy: its statements again, each naming the
+        policy as a boundary, so an explanation says which role the policy played."""
+        if arn is None:
+            return None
+        group = self._boundary_groups.get(arn)
+        if group is None:
+            ref = PolicyRef(PolicyKind.BOUNDARY, self._managed[arn].name)
+            statements = []
+            for st in self._managed[arn].statements:
+                clone = copy.copy(st)
+                clone.policy = ref
+                statements.append(clone)
+            group = self._boundary_groups[arn] = PolicyGroup(statements=statements, indexed=self.indexed)
+        return group
 
     def _entry(
         self,
