@@ -323,6 +323,9 @@ def _serve_parser(sub: Any) -> None:
     s.add_argument("--drain-grace", type=float, default=float(_env("drain-grace", "10") or 0))
     s.add_argument("--health-listen", default=_env("health-listen"), help="health-only HOST:PORT for probes")
     s.add_argument(
+        "--sts-keyset", default=_env("sts-keyset"), help="STS keys (JSON); default: a random in-memory key"
+    )
+    s.add_argument(
         "--log-level", default=_env("log-level", "info"), choices=["debug", "info", "warning", "error"]
     )
     s.set_defaults(func=cmd_serve)
@@ -358,12 +361,68 @@ def cmd_serve(args: argparse.Namespace) -> int:
             max_version_wait=args.max_version_wait,
             drain_grace=args.drain_grace,
             health_listen=args.health_listen or None,
+            sts_keyset=path(args.sts_keyset),
         )
         config.check()
     except ConfigError as exc:
         print(f"iam-sidecar serve: {exc}", file=sys.stderr)
         return 2
     return asyncio.run(run(config))
+
+
+def cmd_sts_keygen(args: argparse.Namespace) -> int:
+    from .sts import new_keyset_json
+
+    print(new_keyset_json(args.id))
+    return 0
+
+
+def cmd_assume_role(args: argparse.Namespace) -> int:
+    from google.protobuf.json_format import MessageToDict
+
+    from .remote import RemoteError, assume_role
+
+    tags = []
+    for pair in args.tag:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            print(f"iam-sidecar assume-role: --tag takes KEY=VALUE, not {pair!r}", file=sys.stderr)
+            return 2
+        tags.append((key, value))
+    try:
+        out = assume_role(
+            args.server,
+            principal=args.principal,
+            credentials=(args.access_key_id, args.secret_access_key or "", args.session_token or "")
+            if args.access_key_id
+            else None,
+            role_arn=args.role_arn,
+            role_session_name=args.role_session_name,
+            duration_seconds=args.duration_seconds,
+            policy=_read(args.policy).decode() if args.policy else None,
+            policy_arns=args.policy_arn,
+            tags=tags,
+            transitive_tag_keys=args.transitive_tag_key,
+            external_id=args.external_id,
+            serial_number=args.serial_number,
+            token_code=args.token_code,
+            source_identity=args.source_identity,
+        )
+    except (OSError, ValueError) as exc:
+        print(f"iam-sidecar assume-role: {exc}", file=sys.stderr)
+        return 2
+    except RemoteError as exc:
+        where = f" [{exc.field}]" if exc.field else ""
+        print(f"iam-sidecar assume-role: {exc}{where}", file=sys.stderr)
+        return 1 if exc.code.name in ("PERMISSION_DENIED", "INVALID_ARGUMENT") else 2
+    if args.env:
+        c = out.credentials
+        print(f"export AWS_ACCESS_KEY_ID={c.access_key_id}")
+        print(f"export AWS_SECRET_ACCESS_KEY={c.secret_access_key}")
+        print(f"export AWS_SESSION_TOKEN={c.session_token}")
+    else:
+        print(json.dumps(MessageToDict(out, preserving_proto_field_name=True), indent=2))
+    return 0
 
 
 _UNASKED = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "UNAUTHENTICATED", "UNKNOWN", "UNIMPLEMENTED"})
@@ -497,6 +556,36 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--token-file", required=True, type=Path)
     st.add_argument("--json", action="store_true", help="print the status as JSON")
     st.set_defaults(func=cmd_status)
+
+    ar = sub.add_parser("assume-role", help="get temporary role credentials from a running sidecar")
+    ar.add_argument("--server", required=True, metavar="ADDR", help="an Authorizer listener")
+    who = ar.add_mutually_exclusive_group(required=True)
+    who.add_argument("--principal", help="the caller as a trusted principal ARN")
+    who.add_argument(
+        "--access-key-id",
+        help="the caller's access key (AKIA… with --secret-access-key, ASIA… with --session-token)",
+    )
+    ar.add_argument("--secret-access-key")
+    ar.add_argument("--session-token")
+    ar.add_argument("--role-arn", required=True)
+    ar.add_argument("--role-session-name", required=True)
+    ar.add_argument("--duration-seconds", type=int, default=0)
+    ar.add_argument("--policy", help="a session policy JSON file (or - for standard input)")
+    ar.add_argument("--policy-arn", action="append", default=[], help="a managed session policy (repeatable)")
+    ar.add_argument(
+        "--tag", action="append", default=[], metavar="KEY=VALUE", help="a session tag (repeatable)"
+    )
+    ar.add_argument("--transitive-tag-key", action="append", default=[], metavar="KEY")
+    ar.add_argument("--external-id")
+    ar.add_argument("--serial-number")
+    ar.add_argument("--token-code")
+    ar.add_argument("--source-identity")
+    ar.add_argument("--env", action="store_true", help="print export AWS_… lines instead of JSON")
+    ar.set_defaults(func=cmd_assume_role)
+
+    kg = sub.add_parser("sts-keygen", help="print an STS keyset file with one new random key")
+    kg.add_argument("--id", required=True, help="the key id, e.g. 2026-11")
+    kg.set_defaults(func=cmd_sts_keygen)
 
     h = sub.add_parser("health", help="exit 0 when a running sidecar is SERVING (for health checks)")
     h.add_argument("--server", required=True, metavar="ADDR", help="an Authorizer or health listener")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,6 +19,7 @@ from grpc_status import rpc_status
 from .api.v1 import authorizer_pb2, authorizer_pb2_grpc, control_pb2, control_pb2_grpc
 
 CHUNK_BYTES = 1024 * 1024
+T = TypeVar("T")
 
 
 class RemoteError(Exception):
@@ -40,6 +41,15 @@ class RemoteError(Exception):
 
 def channel(target: str) -> grpc.Channel:
     return grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
+
+
+def _call(target: str, call: Callable[[grpc.Channel], T]) -> T:
+    """One call on a fresh channel; a gRPC error becomes a :class:`RemoteError`."""
+    with channel(target) as ch:
+        try:
+            return call(ch)
+        except grpc.RpcError as err:
+            raise RemoteError(err) from None
 
 
 def _bearer(token_file: Path) -> list[tuple[str, str]]:
@@ -78,37 +88,33 @@ def push(
     target: str, data: bytes, token_file: Path, *, signing_key: Path | None = None, timeout: float = 120.0
 ) -> control_pb2.PushSnapshotResponse:
     key = load_signing_key(signing_key) if signing_key is not None else None
-    with channel(target) as ch:
-        stub = control_pb2_grpc.ControlStub(ch)
-        try:
-            response: control_pb2.PushSnapshotResponse = stub.PushSnapshot(
-                snapshot_chunks(data, key), metadata=_bearer(token_file), timeout=timeout
-            )
-        except grpc.RpcError as err:
-            raise RemoteError(err) from None
-    return response
+    metadata = _bearer(token_file)
+    return _call(
+        target,
+        lambda ch: control_pb2_grpc.ControlStub(ch).PushSnapshot(
+            snapshot_chunks(data, key), metadata=metadata, timeout=timeout
+        ),
+    )
 
 
 def status(target: str, token_file: Path, *, timeout: float = 10.0) -> control_pb2.SidecarStatus:
-    with channel(target) as ch:
-        try:
-            response: control_pb2.SidecarStatus = control_pb2_grpc.ControlStub(ch).GetStatus(
-                control_pb2.GetStatusRequest(), metadata=_bearer(token_file), timeout=timeout
-            )
-        except grpc.RpcError as err:
-            raise RemoteError(err) from None
-    return response
+    metadata = _bearer(token_file)
+    return _call(
+        target,
+        lambda ch: control_pb2_grpc.ControlStub(ch).GetStatus(
+            control_pb2.GetStatusRequest(), metadata=metadata, timeout=timeout
+        ),
+    )
 
 
 def health(target: str, service: str = "", *, timeout: float = 5.0) -> str:
     """The health status name (SERVING, NOT_SERVING, SERVICE_UNKNOWN)."""
-    with channel(target) as ch:
-        try:
-            response = health_pb2_grpc.HealthStub(ch).Check(
-                health_pb2.HealthCheckRequest(service=service), timeout=timeout
-            )
-        except grpc.RpcError as err:
-            raise RemoteError(err) from None
+    response = _call(
+        target,
+        lambda ch: health_pb2_grpc.HealthStub(ch).Check(
+            health_pb2.HealthCheckRequest(service=service), timeout=timeout
+        ),
+    )
     return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
 
@@ -140,11 +146,50 @@ def authorize(
             request.context[key].string_list.values.extend(value)
         else:
             request.context[key].string_value = value
-    with channel(target) as ch:
-        try:
-            response: authorizer_pb2.AuthorizeResponse = authorizer_pb2_grpc.AuthorizerStub(ch).Authorize(
-                request, timeout=timeout
-            )
-        except grpc.RpcError as err:
-            raise RemoteError(err) from None
-    return response
+    return _call(
+        target, lambda ch: authorizer_pb2_grpc.AuthorizerStub(ch).Authorize(request, timeout=timeout)
+    )
+
+
+def assume_role(
+    target: str,
+    *,
+    principal: str | None,
+    credentials: tuple[str, str, str] | None,
+    role_arn: str,
+    role_session_name: str,
+    duration_seconds: int = 0,
+    policy: str | None = None,
+    policy_arns: list[str] | None = None,
+    tags: list[tuple[str, str]] | None = None,
+    transitive_tag_keys: list[str] | None = None,
+    external_id: str | None = None,
+    serial_number: str | None = None,
+    token_code: str | None = None,
+    source_identity: str | None = None,
+    timeout: float = 10.0,
+) -> authorizer_pb2.AssumeRoleResponse:
+    request = authorizer_pb2.AssumeRoleRequest(
+        role_arn=role_arn,
+        role_session_name=role_session_name,
+        duration_seconds=duration_seconds,
+        policy=policy or "",
+        policy_arns=policy_arns or [],
+        transitive_tag_keys=transitive_tag_keys or [],
+        external_id=external_id or "",
+        serial_number=serial_number or "",
+        token_code=token_code or "",
+        source_identity=source_identity or "",
+    )
+    for key, value in tags or []:
+        request.tags.add(key=key, value=value)
+    if credentials is not None:
+        c = request.caller.credentials
+        c.access_key_id, c.secret_access_key, c.session_token = credentials
+    elif principal == "anonymous":
+        request.caller.anonymous = True
+    else:
+        request.caller.principal_arn = principal or ""
+    return _call(
+        target, lambda ch: authorizer_pb2_grpc.AuthorizerStub(ch).AssumeRole(request, timeout=timeout)
+    )

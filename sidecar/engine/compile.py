@@ -43,17 +43,34 @@ class PrincipalEntry:
 
 
 class ResourceEntry:
-    """A resource the snapshot knows: owner, resource-based policy, derived keys."""
+    """A resource the snapshot knows: owner, resource-based policy, derived keys.
+    ``owns_tags``: the snapshot holds this very resource, so its tags are all it has (false
+    for the objects of a known bucket: they share its policy, not its tags)."""
 
-    __slots__ = ("account", "arn", "context", "policy")
+    __slots__ = ("account", "arn", "context", "owns_tags", "policy")
 
     def __init__(
-        self, arn: str, account: str, policy: PolicyGroup | None, context: dict[str, object]
+        self,
+        arn: str,
+        account: str,
+        policy: PolicyGroup | None,
+        context: dict[str, object],
+        owns_tags: bool = True,
     ) -> None:
         self.arn = arn
         self.account = account
         self.policy = policy
         self.context = context
+        self.owns_tags = owns_tags
+
+
+def _own_tags_only(context: Mapping[str, object], known: ResourceEntry) -> Mapping[str, object]:
+    """The request context without a caller's aws:ResourceTag/* for a tag the known resource
+    does not have (API.md: resource keys come from the snapshot when it knows the resource)."""
+    if not any(k.startswith("aws:resourcetag/") for k in context):
+        return context
+    own = known.context
+    return {k: v for k, v in context.items() if not k.startswith("aws:resourcetag/") or k in own}
 
 
 def _is_bucket(arn: str) -> bool:
@@ -82,6 +99,7 @@ class CompiledSnapshot:
         self.roles: dict[tuple[str, str], Role] = {}  # (account, lower-case name)
         self.role_entries: dict[str, PrincipalEntry] = {}  # by role ARN
         self.users_by_access_key: dict[str, User] = {}
+        self.users_by_arn: dict[str, User] = {}
         self.resources: dict[str, ResourceEntry] = {}
         self.scp_levels: dict[str, tuple[PolicyGroup, ...]] = {}
         self.rcp_levels: dict[str, tuple[PolicyGroup, ...]] = {}
@@ -95,7 +113,7 @@ class CompiledSnapshot:
         self._buckets: dict[str, ResourceEntry] = {}  # S3 bucket ARN → the entry of its objects
         self._anonymous = PrincipalEntry(Principal.anonymous(), PolicySets(options=options), ANONYMOUS)
         self._sets: dict[tuple[Any, ...], PolicySets] = {}
-        self._keys: dict[tuple[int, str], tuple[str, ...]] = {}
+        self._keys: dict[tuple[int, str], tuple[PolicySets, tuple[str, ...]]] = {}
         for account in snapshot.accounts:
             for mp in account.policies:
                 self._managed[mp.arn] = mp.policy
@@ -229,6 +247,7 @@ class CompiledSnapshot:
                 extra_context=principal_keys,  # type: ignore[arg-type]
             )
             self.principals[user.arn] = self._entry(principal, policies, user.permissions_boundary, scps)
+            self.users_by_arn[user.arn] = user
             for key in user.access_keys:
                 self.users_by_access_key[key.id] = user
 
@@ -267,7 +286,7 @@ class CompiledSnapshot:
                 # tags are not the objects' tags, so those keys stay with the bucket.
                 object_ctx = {"aws:resourceaccount": account.id, **resource_keys}
                 self._buckets[resource.arn] = ResourceEntry(
-                    resource.arn + "/*", account.id, policy, object_ctx
+                    resource.arn + "/*", account.id, policy, object_ctx, owns_tags=False
                 )
 
     # --- the request path ----------------------------------------------------------------
@@ -312,6 +331,47 @@ class CompiledSnapshot:
         self._sessions[arn] = entry
         return entry
 
+    def managed_policy(self, arn: str) -> Policy | None:
+        """A customer- or AWS-managed policy by ARN (for session policy ARNs)."""
+        return self._managed.get(arn)
+
+    def role(self, arn: str) -> Role | None:
+        """The role with exactly this ARN (path included)."""
+        entry = self.role_entries.get(arn)
+        if entry is None:
+            return None
+        return self.roles.get((entry.principal.account, entry.principal.name.lower()))
+
+    def session_entry(
+        self,
+        role_arn: str,
+        session_name: str,
+        tags: Mapping[str, str],
+        extra_context: Mapping[str, object],
+    ) -> PrincipalEntry | None:
+        """A role session as STS made it: the role's policy sets, the session's effective tags
+        (``aws:PrincipalTag/*``) and its session keys (``extra_context``: aws:TokenIssueTime,
+        aws:MultiFactorAuthPresent, aws:SourceIdentity, …). None if the role no longer exists."""
+        base = self.role_entries.get(role_arn)
+        if base is None:
+            return None
+        role = base.principal
+        arn = f"arn:{role.partition}:sts::{role.account}:assumed-role/{role.name}/{session_name}"
+        org_keys = self.org_context.get(role.account, ({}, {}))[0]
+        principal = Principal(
+            PrincipalKind.ROLE_SESSION,
+            arn=arn,
+            partition=role.partition,
+            account=role.account,
+            name=role.name,
+            session_name=session_name,
+            role_arn=role_arn,
+            role_id=role.role_id,
+            tags=tags,
+            extra_context={**org_keys, **extra_context},  # type: ignore[dict-item]
+        )
+        return PrincipalEntry(principal, base.sets, arn)
+
     def policy_sets(
         self,
         entry: PrincipalEntry,
@@ -327,6 +387,11 @@ class CompiledSnapshot:
             return entry.sets
         key = (entry.key, id(policy), owner, id(session))
         sets = self._sets.get(key)
+        # ids are only unique among live objects: a session group freed and another allocated
+        # at its address must not find the first one's sets (the sets hold their groups, so a
+        # hit whose groups are these very objects is sound).
+        if sets is not None and (sets.session is not session or sets.resource is not policy):
+            sets = None
         if sets is None:
             base = entry.sets
             sets = PolicySets(
@@ -346,21 +411,32 @@ class CompiledSnapshot:
     def context_keys(self, sets: PolicySets, action: str) -> tuple[str, ...]:
         """The context keys any candidate statement for ``action`` can read (sorted)."""
         memo_key = (id(sets), action)
-        keys = self._keys.get(memo_key)
-        if keys is None:
-            found: set[str] = set()
-            groups = (*sets.rcp_levels, *sets.scp_levels, *sets.own_groups)
-            for group in groups:
-                denies, allows = group.for_action(action)
-                for st in denies:
-                    found |= st.context_keys
-                for st in allows:
-                    found |= st.context_keys
-            keys = tuple(sorted(found))
-            if len(self._keys) >= _MEMO_LIMIT:
-                self._keys.clear()
-            self._keys[memo_key] = keys
+        hit = self._keys.get(memo_key)
+        if hit is not None and hit[0] is sets:  # the same live object, not a reused id
+            return hit[1]
+        found: set[str] = set()
+        groups = (*sets.rcp_levels, *sets.scp_levels, *sets.own_groups)
+        for group in groups:
+            denies, allows = group.for_action(action)
+            for st in denies:
+                found |= st.context_keys
+            for st in allows:
+                found |= st.context_keys
+        keys = tuple(sorted(found))
+        if len(self._keys) >= _MEMO_LIMIT:
+            self._keys.clear()
+        self._keys[memo_key] = (sets, keys)
         return keys
+
+    def reads_clock(
+        self, entry: PrincipalEntry, action: str, resource: str, resource_account: str | None = None
+    ) -> bool:
+        """Whether a statement that could decide this question reads aws:CurrentTime or
+        aws:EpochTime (then its answer may change with the clock alone)."""
+        known = self.resource_entry(resource)
+        owner = self.owner_of(entry, resource, known, resource_account)
+        keys = self.context_keys(self.policy_sets(entry, known, owner), action.lower())
+        return not _TIME_KEYS.isdisjoint(keys)
 
     def resource_entry(self, resource: str) -> ResourceEntry | None:
         """The resource as the snapshot knows it: by its ARN, or an S3 object by its bucket."""
@@ -397,6 +473,8 @@ class CompiledSnapshot:
         normalised (lower-case keys, tuples for lists)."""
         known = self.resource_entry(resource)
         owner = self.owner_of(entry, resource, known, resource_account)
+        if context and known is not None and known.owns_tags:
+            context = _own_tags_only(context, known)
         return self._request(entry, action, resource, owner, known, context, explain), self.policy_sets(
             entry, known, owner, session
         )
@@ -444,6 +522,8 @@ class CompiledSnapshot:
         owner = self.owner_of(entry, resource, known, resource_account)
         sets = self.policy_sets(entry, known, owner, session)
         action_lower = action.lower()
+        if context and known is not None and known.owns_tags:
+            context = _own_tags_only(context, known)
         if cache is None or explain:
             if self.indexed and not explain:  # the plain path stays the unabridged reference
                 fast = decide_identity_only(

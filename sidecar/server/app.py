@@ -27,6 +27,7 @@ from grpc_reflection.v1alpha import reflection
 
 from ..api.v1 import authorizer_pb2, authorizer_pb2_grpc, control_pb2, control_pb2_grpc
 from ..store import FileSource, SnapshotStore, StateDir, default_state_dir
+from ..sts import Keyset, KeysetError, Sts, TokenCodec
 from .authorizer import AuthorizerService
 from .control import DEFAULT_MAX_SNAPSHOT_BYTES, ControlError, ControlService, TokenFile, load_public_key
 
@@ -62,6 +63,7 @@ class ServerConfig:
     max_version_wait: float = 5.0
     drain_grace: float = 10.0
     health_listen: str | None = None
+    sts_keyset: Path | None = None
     max_message_bytes: int = 16 * 1024 * 1024
     watch_interval: float = 1.0
 
@@ -136,8 +138,17 @@ class Sidecar:
         self.config = config
         self.store = store or SnapshotStore(StateDir(config.state_dir) if config.state_dir else None)
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
+        if config.sts_keyset is not None:
+            keyset = Keyset.load(config.sts_keyset)
+        else:
+            keyset = Keyset.random()
+            log.warning(
+                "no --sts-keyset: session credentials are signed with a random in-memory key; they "
+                "die with this process and no other replica can verify them"
+            )
+        self.sts = Sts(TokenCodec(keyset), clock=time.time)
         self.authorizer = authorizer or AuthorizerService(
-            self.store, max_version_wait=config.max_version_wait
+            self.store, max_version_wait=config.max_version_wait, sts=self.sts
         )
         self.control: ControlService | None = None
         if config.control:
@@ -243,6 +254,8 @@ class Sidecar:
             "snapshot_version": None if cur is None else cur.version,
             "snapshot_served_from": None if cur is None else cur.source,
             "state_dir": status.state_dir,
+            "sts_keys": sorted(self.sts.codec.keyset.by_id),
+            "sts_signing_key": self.sts.codec.keyset.signing.id,
             "last_error": str(status.last_error) if status.last_error else None,
         }
         log.info("%s", json.dumps(line))
@@ -279,7 +292,7 @@ async def run(config: ServerConfig) -> int:
     try:
         sidecar = Sidecar(config)
         await sidecar.start()
-    except (ConfigError, ControlError) as exc:
+    except (ConfigError, ControlError, KeysetError) as exc:
         print(f"iam-sidecar serve: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:  # grpc could not bind

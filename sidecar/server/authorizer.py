@@ -1,4 +1,4 @@
-"""The Authorizer service: decisions from the serving snapshot.
+"""The Authorizer service: decisions and STS from the serving snapshot.
 
 A decision runs inline on the event loop: it takes microseconds, far less than handing it to
 a thread would. Each call reads the serving activation once, so a call (or a whole batch) is
@@ -16,18 +16,22 @@ import grpc
 from ..api.v1 import authorizer_pb2 as pb
 from ..api.v1 import authorizer_pb2_grpc as pb_grpc
 from ..engine.cache import DecisionCache
-from ..engine.decision import Decision, fail_closed
+from ..engine.compile import CompiledSnapshot
+from ..engine.decision import Decision, DecisionKind, fail_closed
 from ..engine.principal import PrincipalKind
 from ..store import Activation, SnapshotStore
+from ..sts import AssumeRoleParams, Authenticated, Keyset, Sts, StsError, TokenCodec
 from . import errors as E
 from .convert import (
+    DECISIONS,
     DEFAULT_LIMITS,
     Limits,
+    Parsed,
     Question,
-    caller_arn,
+    check_context,
     fill_response,
     parse,
-    question,
+    parse_caller,
     resolve,
     response,
 )
@@ -37,6 +41,33 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 # A version wait leaves this much of the caller's deadline for the answer itself.
 _DEADLINE_MARGIN_S = 0.05
+_ANSWERS_LIMIT = 65536
+# AssumeRole context keys that only its parameters set (reference §6.4).
+_ASSUME_ROLE_PARAMETER_KEYS = ("sts:", "aws:requesttag/", "aws:tagkeys")
+
+
+class Answers:
+    """Decisions by the exact bytes of the request, for one activation: the cheapest cache
+    there is (one serialisation and one dict lookup instead of validating, resolving and
+    deciding). Only answers that cannot change while the activation serves are kept: a
+    principal-ARN or anonymous caller, no explanation, no evaluation error, and no deciding
+    statement that reads the clock. Credential callers are never kept (sessions expire). A
+    request that serialises differently (map order) only misses; it is never answered wrong.
+    Bounded: cleared when full. Used from the event-loop thread only."""
+
+    __slots__ = ("decisions", "scope")
+
+    def __init__(self) -> None:
+        self.scope = -1
+        self.decisions: dict[bytes, int] = {}
+
+    def for_activation(self, activation_id: int) -> dict[bytes, int]:
+        if self.scope != activation_id:
+            self.scope = activation_id
+            self.decisions = {}
+        elif len(self.decisions) >= _ANSWERS_LIMIT:
+            self.decisions = {}
+        return self.decisions
 
 
 class AuthorizerService(pb_grpc.AuthorizerServicer):
@@ -47,11 +78,14 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
         max_version_wait: float = 5.0,
         limits: Limits = DEFAULT_LIMITS,
         cache: DecisionCache | None = None,
+        sts: Sts | None = None,
     ) -> None:
         self.store = store
         self.max_version_wait = max_version_wait
         self.limits = limits
         self.cache = cache if cache is not None else DecisionCache()
+        self.sts = sts if sts is not None else Sts(TokenCodec(Keyset.random()), clock=time.time)
+        self.answers = Answers()
 
     # -- the serving snapshot ------------------------------------------------------------------
 
@@ -85,7 +119,48 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
             "min_snapshot_version",
         )
 
+    # -- callers ---------------------------------------------------------------------------------
+
+    def authenticate(
+        self, compiled: CompiledSnapshot, arn: str, credentials: tuple[str, str, str] | None, prefix: str
+    ) -> Authenticated:
+        """The requester of a call: a trusted ARN, a long-term key, or a session (StsError
+        for credentials that do not authenticate)."""
+        if credentials is None:
+            entry = resolve(compiled, arn, f"{prefix}caller.principal_arn")
+            user = compiled.users_by_arn.get(arn) if entry.principal.kind is PrincipalKind.USER else None
+            return Authenticated(entry, user=user)
+        return self.sts.authenticate_keys(compiled, *credentials)
+
+    def question(self, parsed: Parsed, compiled: CompiledSnapshot, prefix: str) -> Question:
+        if parsed.credentials is None:  # the common case: no STS work at all
+            entry = resolve(compiled, parsed.arn, f"{prefix}caller.principal_arn")
+            return Question(entry, *parsed[2:])
+        try:
+            auth = self.sts.authenticate_keys(compiled, *parsed.credentials)
+        except StsError as err:
+            if err.code == "AccessDenied":  # the session's role is gone: deny, do not decide
+                entry = resolve(compiled, "anonymous", "")
+                return Question(entry, *parsed[2:], denied=err.message)
+            raise E.from_sts(err.code, err.message, err.field or "caller.credentials", prefix) from None
+        ctx = parsed.context
+        extra = auth.request_keys(time.time())
+        if extra:
+            ctx = {**ctx, **extra}
+        return Question(
+            auth.entry,
+            parsed.action,
+            parsed.resource,
+            parsed.resource_account,
+            ctx,
+            parsed.explain,
+            auth.session,
+            auth.session_key,
+        )
+
     def decide(self, activation: Activation, q: Question) -> Decision:
+        if q.denied:
+            return Decision(DecisionKind.IMPLICIT_DENY, f"denied: {q.denied}")
         try:
             return activation.compiled.authorize(
                 q.entry,
@@ -95,6 +170,8 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
                 context=q.context,
                 now=time.time(),
                 explain=q.explain,
+                session=q.session,
+                session_key=q.session_key,
                 cache=self.cache,
                 scope=activation.id,
             )
@@ -107,7 +184,7 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
         try:
             parsed = parse(request, "", self.limits)
             activation = await self.activation(request.min_snapshot_version, context)
-            q = question(parsed, activation.compiled, "")
+            q = self.question(parsed, activation.compiled, "")
         except RequestError as err:
             await err.abort(context)
             raise  # unreachable: abort raises
@@ -120,12 +197,15 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
         try:
             if len(items) > self.limits.max_batch:
                 raise E.invalid("requests", f"has {len(items)} items; at most {self.limits.max_batch}")
-            limits = self.limits
-            parsed = [parse(r, f"requests[{i}].", limits) for i, r in enumerate(items)]
             wanted = max([request.min_snapshot_version, *(r.min_snapshot_version for r in items)])
+            current = self.store.current()
+            if current is not None and current.version >= wanted:
+                return self._batch_now(current, items)
+            limits = self.limits
+            parsed = [parse(r, f"requests[{i}].", limits) for i, r in enumerate(items)]  # before waiting
             activation = await self.activation(wanted, context)
             compiled = activation.compiled
-            questions = [question(p, compiled, f"requests[{i}].") for i, p in enumerate(parsed)]
+            questions = [self.question(p, compiled, f"requests[{i}].") for i, p in enumerate(parsed)]
         except RequestError as err:
             await err.abort(context)
             raise
@@ -137,12 +217,41 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
             fill_response(add(), decide(activation, q), version, q.explain)
         return out
 
+    def _batch_now(self, activation: Activation, items: Any) -> pb.AuthorizeBatchResponse:
+        """A batch answered from the serving activation, repeated questions from
+        :class:`Answers`. Raises RequestError naming the first malformed item."""
+        version = activation.version
+        compiled = activation.compiled
+        answers = self.answers.for_activation(activation.id)
+        limits = self.limits
+        out = pb.AuthorizeBatchResponse(snapshot_version=version)
+        add = out.responses.add
+        for i, item in enumerate(items):
+            key = item.SerializeToString()
+            known = answers.get(key)
+            if known is not None:
+                add(decision=known, snapshot_version=version)
+                continue
+            prefix = f"requests[{i}]."
+            q = self.question(parse(item, prefix, limits), compiled, prefix)
+            decision = self.decide(activation, q)
+            fill_response(add(), decision, version, q.explain)
+            if (
+                not q.explain
+                and q.session is None
+                and not q.denied
+                and item.caller.WhichOneof("identity") != "credentials"
+                and decision.error is None
+                and not compiled.reads_clock(q.entry, q.action, q.resource, q.resource_account)
+            ):
+                answers[key] = DECISIONS[decision.kind]
+        return out
+
     async def GetCallerIdentity(
         self, request: pb.GetCallerIdentityRequest, context: Context
     ) -> pb.GetCallerIdentityResponse:
         try:
-            activation = await self.activation(0, context)
-            arn = caller_arn(request.caller, "caller")
+            arn, credentials = parse_caller(request.caller, "caller")
             if arn == "anonymous":
                 raise RequestError(
                     grpc.StatusCode.UNAUTHENTICATED,
@@ -150,11 +259,15 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
                     "caller: an anonymous caller has no identity",
                     "caller.anonymous",
                 )
-            entry = resolve(activation.compiled, arn, "caller.principal_arn")
+            activation = await self.activation(0, context)
+            try:
+                auth = self.authenticate(activation.compiled, arn, credentials, "")
+            except StsError as err:
+                raise E.from_sts(err.code, err.message, err.field) from None
         except RequestError as err:
             await err.abort(context)
             raise
-        p = entry.principal
+        p = auth.entry.principal
         if p.kind in (PrincipalKind.ROLE_SESSION, PrincipalKind.ROLE):
             user_id = f"{p.role_id}:{p.session_name}" if p.role_id and p.session_name else p.role_id
         elif p.kind is PrincipalKind.ROOT:
@@ -168,9 +281,49 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
         )
 
     async def AssumeRole(self, request: pb.AssumeRoleRequest, context: Context) -> pb.AssumeRoleResponse:
-        await RequestError(
-            grpc.StatusCode.UNIMPLEMENTED,
-            E.NOT_IMPLEMENTED,
-            "AssumeRole is not available in this version of the sidecar yet",
-        ).abort(context)
-        raise AssertionError("unreachable")
+        try:
+            arn, credentials = parse_caller(request.caller, "caller")
+            ctx = check_context(request.context, "context", self.limits)
+            for key in request.context:
+                if key.lower().startswith(_ASSUME_ROLE_PARAMETER_KEYS):
+                    raise E.invalid(
+                        f'context["{key}"]',
+                        f"{key} is set by AssumeRole's own parameters (role_session_name, external_id, "
+                        "source_identity, tags, transitive_tag_keys), never by the request context",
+                    )
+            params = AssumeRoleParams(
+                role_arn=request.role_arn,
+                role_session_name=request.role_session_name,
+                duration_seconds=request.duration_seconds or None,
+                policy=request.policy or None,
+                policy_arns=tuple(request.policy_arns),
+                tags=tuple((t.key, t.value) for t in request.tags),
+                transitive_tag_keys=tuple(request.transitive_tag_keys),
+                external_id=request.external_id or None,
+                serial_number=request.serial_number or None,
+                token_code=request.token_code or None,
+                source_identity=request.source_identity or None,
+                context=ctx,
+            )
+            activation = await self.activation(request.min_snapshot_version, context)
+            try:
+                caller = self.authenticate(activation.compiled, arn, credentials, "")
+                assumed = self.sts.assume_role(activation.compiled, caller, params)
+            except StsError as err:
+                raise E.from_sts(err.code, err.message, err.field) from None
+        except RequestError as err:
+            await err.abort(context)
+            raise
+        creds = assumed.credentials
+        out = pb.AssumeRoleResponse(
+            packed_policy_size=assumed.packed_policy_size,
+            source_identity=assumed.source_identity or "",
+            snapshot_version=activation.version,
+        )
+        out.credentials.access_key_id = creds.access_key_id
+        out.credentials.secret_access_key = creds.secret_access_key
+        out.credentials.session_token = creds.session_token
+        out.credentials.expiration.FromSeconds(int(creds.expires_at))
+        out.assumed_role_user.arn = assumed.arn
+        out.assumed_role_user.assumed_role_id = assumed.assumed_role_id
+        return out

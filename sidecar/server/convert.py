@@ -13,14 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import grpc
-
 from ..api.v1 import authorizer_pb2 as pb
 from ..engine.compile import CompiledSnapshot, PrincipalEntry
 from ..engine.decision import Decision, DecisionKind
+from ..engine.policyset import PolicyGroup
 from ..engine.principal import PrincipalError
 from ..policy.arn import is_account_id
-from .errors import NOT_IMPLEMENTED, RequestError, invalid
+from .errors import invalid
 
 # Principal and session keys: derived from the snapshot and the session, never from the
 # caller (API.md). Lower case: context keys ignore case.
@@ -74,7 +73,9 @@ DEFAULT_LIMITS = Limits()
 
 
 class Question(NamedTuple):
-    """A validated Authorize request in engine form."""
+    """A validated Authorize request in engine form. ``session``/``session_key``: a credential
+    session's policies and identity; ``denied``: a reason to deny without deciding (a
+    session whose role no longer exists)."""
 
     entry: PrincipalEntry
     action: str
@@ -82,28 +83,41 @@ class Question(NamedTuple):
     resource_account: str | None
     context: dict[str, object]
     explain: bool
+    session: PolicyGroup | None = None
+    session_key: str = ""
+    denied: str = ""
 
 
-def caller_arn(caller: pb.Caller, field: str) -> str:
-    """The principal ARN of a Caller (``"anonymous"`` for an anonymous caller). Credentials
-    are refused until STS sessions exist in this build (issue: STS)."""
+Credentials = tuple[str, str, str]  # access key id, secret access key, session token
+
+
+def parse_caller(caller: pb.Caller, field: str) -> tuple[str, Credentials | None]:
+    """(principal ARN or ``"anonymous"``, None) or ("", credentials) — shapes only; the
+    credentials are verified against the snapshot and the STS keyset later."""
     which = caller.WhichOneof("identity")
     if which == "principal_arn":
-        if not caller.principal_arn:
+        arn = caller.principal_arn
+        if not arn:
             raise invalid(f"{field}.principal_arn", "must not be empty")
-        return caller.principal_arn
+        if not arn.startswith("arn:"):
+            raise invalid(f"{field}.principal_arn", f"not a principal ARN: {arn[:128]!r}")
+        return arn, None
     if which == "anonymous":
         if not caller.anonymous:
             raise invalid(f"{field}.anonymous", "must be true when set")
-        return "anonymous"
+        return "anonymous", None
     if which == "credentials":
-        raise RequestError(
-            grpc.StatusCode.UNIMPLEMENTED,
-            NOT_IMPLEMENTED,
-            f"{field}.credentials: callers identified by access keys are not supported by this "
-            "version of the sidecar yet; identify the caller with principal_arn",
-            f"{field}.credentials",
-        )
+        c = caller.credentials
+        if not c.access_key_id:
+            raise invalid(f"{field}.credentials.access_key_id", "is required")
+        if len(c.access_key_id) > 128 or len(c.secret_access_key) > 128 or len(c.session_token) > 16384:
+            raise invalid(f"{field}.credentials", "a credential field is too long")
+        if not c.session_token and not c.secret_access_key:
+            raise invalid(
+                f"{field}.credentials",
+                "a long-term access key needs secret_access_key; a session needs session_token",
+            )
+        return "", (c.access_key_id, c.secret_access_key, c.session_token)
     raise invalid(field, "a caller is required: principal_arn, credentials or anonymous")
 
 
@@ -220,7 +234,8 @@ def _bad_key(key: str, where: str) -> None:
 class Parsed(NamedTuple):
     """An Authorize request whose fields are valid on their own (before any snapshot)."""
 
-    arn: str
+    arn: str  # "" when the caller presented credentials
+    credentials: Credentials | None
     action: str
     resource: str
     resource_account: str | None
@@ -231,28 +246,14 @@ class Parsed(NamedTuple):
 def parse(request: pb.AuthorizeRequest, prefix: str, limits: Limits) -> Parsed:
     """Check every field that needs no snapshot; ``prefix`` names the request in a batch.
     Runs before any version wait, so a malformed request is refused at once."""
-    caller = request.caller
-    if caller.WhichOneof("identity") == "principal_arn" and caller.principal_arn:
-        arn = caller.principal_arn
-        if not arn.startswith("arn:"):
-            raise invalid(f"{prefix}caller.principal_arn", f"not a principal ARN: {arn[:128]!r}")
-    else:
-        arn = caller_arn(caller, f"{prefix}caller")
+    arn, credentials = parse_caller(request.caller, f"{prefix}caller")
     action = check_action(request.action, f"{prefix}action")
     resource = check_resource(request.resource, f"{prefix}resource", limits)
     account = request.resource_account or None
     if account is not None and not is_account_id(account):
         raise invalid(f"{prefix}resource_account", f"{account[:64]!r} is not a 12-digit account id")
     context = check_context(request.context, f"{prefix}context", limits)
-    return Parsed(arn, action, resource, account, context, request.explain)
-
-
-def question(parsed: Parsed, compiled: CompiledSnapshot, prefix: str) -> Question:
-    """The parsed request with its principal resolved in ``compiled``."""
-    entry = resolve(compiled, parsed.arn, f"{prefix}caller.principal_arn")
-    return Question(
-        entry, parsed.action, parsed.resource, parsed.resource_account, parsed.context, parsed.explain
-    )
+    return Parsed(arn, credentials, action, resource, account, context, request.explain)
 
 
 def fill_response(out: pb.AuthorizeResponse, decision: Decision, version: int, explain: bool) -> None:

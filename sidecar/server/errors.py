@@ -55,3 +55,24 @@ class RequestError(Exception):
 
 def invalid(field: str, message: str, reason: str = INVALID_ARGUMENT) -> RequestError:
     return RequestError(grpc.StatusCode.INVALID_ARGUMENT, reason, f"{field}: {message}", field)
+
+
+# STS error codes → gRPC statuses (API.md).
+_STS_STATUS = {
+    "AccessDenied": grpc.StatusCode.PERMISSION_DENIED,
+    "ValidationError": grpc.StatusCode.INVALID_ARGUMENT,
+    "MalformedPolicyDocument": grpc.StatusCode.INVALID_ARGUMENT,
+    "PackedPolicyTooLarge": grpc.StatusCode.INVALID_ARGUMENT,
+    "InvalidParameterValue": grpc.StatusCode.INVALID_ARGUMENT,
+    "ExpiredToken": grpc.StatusCode.UNAUTHENTICATED,
+    "InvalidClientTokenId": grpc.StatusCode.UNAUTHENTICATED,
+    "SignatureDoesNotMatch": grpc.StatusCode.UNAUTHENTICATED,
+    "MissingAuthenticationToken": grpc.StatusCode.UNAUTHENTICATED,
+}
+
+
+def from_sts(code: str, message: str, field: str = "", prefix: str = "") -> RequestError:
+    """An STS refusal as a request error; ``prefix`` names the request in a batch."""
+    status = _STS_STATUS.get(code, grpc.StatusCode.INTERNAL)
+    where = f"{prefix}{field}" if field else ""
+    return RequestError(status, code, f"{where}: {message}" if where else message, where)

@@ -437,25 +437,30 @@ def test_context_at_the_limits_is_accepted(stub) -> None:
     assert stub.Authorize(req, timeout=10).decision == ALLOW
 
 
-def test_credentials_caller_is_unimplemented(stub) -> None:
+def test_credentials_caller_is_authenticated(stub) -> None:
+    # alice's long-term key (examples/snapshot.json stores the sha256 of the AWS example secret).
     req = pb.AuthorizeRequest(action="s3:GetObject", resource=OBJECT)
     req.caller.credentials.access_key_id = "AKIAIOSFODNN7EXAMPLE"
     req.caller.credentials.secret_access_key = "secret"
     err = code_of(lambda: stub.Authorize(req, timeout=10))
-    assert err.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert err.code() == grpc.StatusCode.UNAUTHENTICATED
     info = error_info(err)
-    assert info.reason == "NotImplemented"
-    assert info.metadata["field"] == "caller.credentials"
+    assert info.reason == "SignatureDoesNotMatch"
+    assert info.metadata["field"] == "caller.credentials.secret_access_key"
+    req.caller.credentials.secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    assert stub.Authorize(req, timeout=10).decision == ALLOW  # decided as alice
 
 
-def test_assume_role_is_unimplemented(stub) -> None:
+def test_assume_role_is_served(stub) -> None:
+    # Deployer's trust policy wants MFA: without it, AccessDenied (tests/server/test_sts.py has more).
     req = pb.AssumeRoleRequest(
         role_arn="arn:aws:iam::222222222222:role/Deployer", role_session_name="deploy-1"
     )
     req.caller.principal_arn = ALICE
     err = code_of(lambda: stub.AssumeRole(req, timeout=10))
-    assert err.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert error_info(err).reason == "NotImplemented"
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    info = error_info(err)
+    assert (info.reason, info.metadata["field"]) == ("AccessDenied", "role_arn")
 
 
 # -- GetCallerIdentity -------------------------------------------------------------------------

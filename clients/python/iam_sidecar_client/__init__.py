@@ -7,7 +7,8 @@
                              "arn:aws:s3:::example-payments-data/report.csv"):
             ...
 
-:class:`AsyncSidecarClient` has the same methods as coroutines (grpc.aio).
+:class:`AsyncSidecarClient` has the same methods as coroutines (grpc.aio). ``assume_role()``
+returns an :class:`AssumedRole` whose ``credentials`` are a caller for ``authorize()``.
 """
 
 from ._aio import AsyncSidecarClient
@@ -21,6 +22,7 @@ from ._errors import (
 )
 from ._sync import SidecarClient
 from ._types import (
+    AssumedRole,
     AuthorizeRequest,
     AuthorizeResult,
     BatchResult,
@@ -34,6 +36,7 @@ from ._types import (
 
 __all__ = [
     "DEFAULT_TARGET",
+    "AssumedRole",
     "AsyncSidecarClient",
     "AuthorizeRequest",
     "AuthorizeResult",

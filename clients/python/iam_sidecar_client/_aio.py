@@ -28,13 +28,18 @@ from ._channel import (
 )
 from ._errors import from_rpc_error
 from ._types import (
+    AssumedRole,
     AuthorizeRequest,
     AuthorizeResult,
     BatchResult,
     CallerIdentity,
     ContextInput,
     Credentials,
+    PolicyInput,
     Status,
+    TagsInput,
+    assume_role_request_pb,
+    assumed_role,
     authorize_request_pb,
     authorize_result,
     batch_result,
@@ -80,6 +85,9 @@ class _Authorizer:
             "GetCallerIdentity",
             authorizer_pb2.GetCallerIdentityRequest,
             authorizer_pb2.GetCallerIdentityResponse,
+        )
+        self.assume_role = _method(
+            channel, svc, "AssumeRole", authorizer_pb2.AssumeRoleRequest, authorizer_pb2.AssumeRoleResponse
         )
 
 
@@ -248,6 +256,56 @@ class AsyncSidecarClient:
         msg = authorizer_pb2.GetCallerIdentityRequest(caller=caller_pb(principal, credentials))
         resp = await self._call(self._authz().get_caller_identity, msg, timeout)
         return caller_identity(resp)
+
+    async def assume_role(
+        self,
+        role_arn: str,
+        role_session_name: str,
+        *,
+        principal: str | None = None,
+        credentials: Credentials | None = None,
+        duration_seconds: int | None = None,
+        policy: PolicyInput | None = None,
+        policy_arns: Sequence[str] = (),
+        tags: TagsInput = (),
+        transitive_tag_keys: Sequence[str] = (),
+        external_id: str | None = None,
+        serial_number: str | None = None,
+        token_code: str | None = None,
+        source_identity: str | None = None,
+        context: ContextInput | None = None,
+        min_snapshot_version: int = 0,
+        timeout: Timeout = DEFAULT,
+    ) -> AssumedRole:
+        """Temporary credentials of a role session (STS AssumeRole), for the caller given by
+        exactly one of ``principal`` (an ARN the calling service vouches for) or ``credentials``
+        (a user's long-term key, or a session's credentials: role chaining).
+
+        ``policy``: an inline session policy (JSON text or a mapping); ``policy_arns``: managed
+        session policies; ``tags``: session tags (a mapping or (key, value) pairs);
+        ``serial_number`` + ``token_code``: the caller's MFA device and its current code.
+        Raises ValueError/TypeError for a bad request and SidecarError when the sidecar refuses
+        (``reason``: AccessDenied, ValidationError, MalformedPolicyDocument,
+        PackedPolicyTooLarge, InvalidParameterValue, InvalidClientTokenId, ...)."""
+        msg = assume_role_request_pb(
+            role_arn,
+            role_session_name,
+            principal=principal,
+            credentials=credentials,
+            duration_seconds=duration_seconds,
+            policy=policy,
+            policy_arns=policy_arns,
+            tags=tags,
+            transitive_tag_keys=transitive_tag_keys,
+            external_id=external_id,
+            serial_number=serial_number,
+            token_code=token_code,
+            source_identity=source_identity,
+            context=context,
+            min_snapshot_version=min_snapshot_version,
+        )
+        resp = await self._call(self._authz().assume_role, msg, timeout)
+        return assumed_role(resp)
 
     async def status(self, *, timeout: Timeout = DEFAULT) -> Status:
         """The serving snapshot and last error, from the Control service (needs the token)."""

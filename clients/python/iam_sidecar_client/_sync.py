@@ -26,13 +26,18 @@ from ._channel import (
 )
 from ._errors import from_rpc_error
 from ._types import (
+    AssumedRole,
     AuthorizeRequest,
     AuthorizeResult,
     BatchResult,
     CallerIdentity,
     ContextInput,
     Credentials,
+    PolicyInput,
     Status,
+    TagsInput,
+    assume_role_request_pb,
+    assumed_role,
     authorize_request_pb,
     authorize_result,
     batch_result,
@@ -102,6 +107,13 @@ class SidecarClient:
             "GetCallerIdentity",
             authorizer_pb2.GetCallerIdentityRequest,
             authorizer_pb2.GetCallerIdentityResponse,
+        )
+        self._assume_role = _method(
+            self._channel,
+            AUTHORIZER_SERVICE,
+            "AssumeRole",
+            authorizer_pb2.AssumeRoleRequest,
+            authorizer_pb2.AssumeRoleResponse,
         )
         self._control: grpc.Channel | None = None
         self._get_status: (
@@ -228,6 +240,59 @@ class SidecarClient:
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
         return caller_identity(resp)
+
+    def assume_role(
+        self,
+        role_arn: str,
+        role_session_name: str,
+        *,
+        principal: str | None = None,
+        credentials: Credentials | None = None,
+        duration_seconds: int | None = None,
+        policy: PolicyInput | None = None,
+        policy_arns: Sequence[str] = (),
+        tags: TagsInput = (),
+        transitive_tag_keys: Sequence[str] = (),
+        external_id: str | None = None,
+        serial_number: str | None = None,
+        token_code: str | None = None,
+        source_identity: str | None = None,
+        context: ContextInput | None = None,
+        min_snapshot_version: int = 0,
+        timeout: Timeout = DEFAULT,
+    ) -> AssumedRole:
+        """Temporary credentials of a role session (STS AssumeRole), for the caller given by
+        exactly one of ``principal`` (an ARN the calling service vouches for) or ``credentials``
+        (a user's long-term key, or a session's credentials: role chaining).
+
+        ``policy``: an inline session policy (JSON text or a mapping); ``policy_arns``: managed
+        session policies; ``tags``: session tags (a mapping or (key, value) pairs);
+        ``serial_number`` + ``token_code``: the caller's MFA device and its current code.
+        Raises ValueError/TypeError for a bad request and SidecarError when the sidecar refuses
+        (``reason``: AccessDenied, ValidationError, MalformedPolicyDocument,
+        PackedPolicyTooLarge, InvalidParameterValue, InvalidClientTokenId, ...)."""
+        msg = assume_role_request_pb(
+            role_arn,
+            role_session_name,
+            principal=principal,
+            credentials=credentials,
+            duration_seconds=duration_seconds,
+            policy=policy,
+            policy_arns=policy_arns,
+            tags=tags,
+            transitive_tag_keys=transitive_tag_keys,
+            external_id=external_id,
+            serial_number=serial_number,
+            token_code=token_code,
+            source_identity=source_identity,
+            context=context,
+            min_snapshot_version=min_snapshot_version,
+        )
+        try:
+            resp = self._assume_role(msg, timeout=resolve_timeout(timeout, self._timeout))
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        return assumed_role(resp)
 
     def status(self, *, timeout: Timeout = DEFAULT) -> Status:
         """The serving snapshot and last error, from the Control service (needs the token)."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 
@@ -14,6 +16,8 @@ from sidecar.api.v1 import authorizer_pb2, control_pb2
 from ._errors import SidecarError
 
 ContextInput = Mapping[str, str | Sequence[str]]
+TagsInput = Mapping[str, str] | Sequence[tuple[str, str]]
+PolicyInput = str | Mapping[str, Any]
 
 
 class Decision(enum.Enum):
@@ -100,6 +104,25 @@ class CallerIdentity:
 
 
 @dataclass(frozen=True, slots=True)
+class AssumedRole:
+    """A role session from ``assume_role``. ``credentials`` can be passed as is to
+    ``authorize(credentials=...)``, ``authorize_batch`` (in an AuthorizeRequest),
+    ``get_caller_identity`` and ``assume_role`` (role chaining); they stop working at
+    ``expiration`` (UTC). ``assumed_role_arn`` is ``arn:PARTITION:sts::ACCOUNT:assumed-role/
+    ROLE/SESSION``, ``assumed_role_id`` ``AROA…:SESSION``; ``packed_policy_size`` is the
+    percentage of the session policy and tag allowance used (0 without either);
+    ``source_identity`` is None when the session has none."""
+
+    credentials: Credentials
+    expiration: datetime
+    assumed_role_arn: str
+    assumed_role_id: str
+    packed_policy_size: int
+    source_identity: str | None
+    snapshot_version: int
+
+
+@dataclass(frozen=True, slots=True)
 class Status:
     """The control plane's view of the sidecar (``Control.GetStatus``)."""
 
@@ -174,6 +197,18 @@ def context_value_pb(key: str, value: str | Sequence[str]) -> authorizer_pb2.Con
     raise TypeError(f"context[{key!r}] must be a str or a list/tuple of str, not {type(value).__name__}")
 
 
+def _fill_context(out: Any, context: ContextInput | None) -> None:
+    """Copy ``context`` into a protobuf ``map<string, ContextValue>``."""
+    if not context:
+        return
+    if not isinstance(context, Mapping):
+        raise TypeError(f"context must be a mapping, not {type(context).__name__}")
+    for key, value in context.items():
+        if not isinstance(key, str):
+            raise TypeError(f"context keys must be str, not {type(key).__name__}")
+        out[key].CopyFrom(context_value_pb(key, value))
+
+
 def authorize_request_pb(req: AuthorizeRequest) -> authorizer_pb2.AuthorizeRequest:
     msg = authorizer_pb2.AuthorizeRequest(
         caller=caller_pb(req.principal, req.credentials, req.anonymous),
@@ -183,12 +218,117 @@ def authorize_request_pb(req: AuthorizeRequest) -> authorizer_pb2.AuthorizeReque
         explain=req.explain,
         min_snapshot_version=req.min_snapshot_version,
     )
-    if req.context:
-        for key, value in req.context.items():
-            if not isinstance(key, str):
-                raise TypeError(f"context keys must be str, not {type(key).__name__}")
-            msg.context[key].CopyFrom(context_value_pb(key, value))
+    _fill_context(msg.context, req.context)
     return msg
+
+
+def _strings(name: str, values: Sequence[str]) -> list[str]:
+    """A list of str from a list/tuple (a lone str is refused: it would be split into letters)."""
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        raise TypeError(f"{name} must be a list or tuple of str, not {type(values).__name__}")
+    out = list(values)
+    for v in out:
+        if not isinstance(v, str):
+            raise TypeError(f"{name} must contain str, not {type(v).__name__}")
+    return out
+
+
+def _tag_pairs(tags: TagsInput) -> list[tuple[str, str]]:
+    """Session tags from a mapping or from (key, value) pairs (pairs keep duplicates, so the
+    sidecar can refuse keys that differ only in case)."""
+    if isinstance(tags, Mapping):
+        pairs: list[Any] = list(tags.items())
+    elif isinstance(tags, str | bytes) or not isinstance(tags, Sequence):
+        raise TypeError(f"tags must be a mapping or a list of (key, value) pairs, not {type(tags).__name__}")
+    else:
+        pairs = list(tags)
+    out: list[tuple[str, str]] = []
+    for pair in pairs:
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise TypeError(f"each tag must be a (key, value) pair, not {pair!r}")
+        key, value = pair
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"tag keys and values must be str, not {pair!r}")
+        out.append((key, value))
+    return out
+
+
+def assume_role_request_pb(
+    role_arn: str,
+    role_session_name: str,
+    *,
+    principal: str | None = None,
+    credentials: Credentials | None = None,
+    duration_seconds: int | None = None,
+    policy: PolicyInput | None = None,
+    policy_arns: Sequence[str] = (),
+    tags: TagsInput = (),
+    transitive_tag_keys: Sequence[str] = (),
+    external_id: str | None = None,
+    serial_number: str | None = None,
+    token_code: str | None = None,
+    source_identity: str | None = None,
+    context: ContextInput | None = None,
+    min_snapshot_version: int = 0,
+) -> authorizer_pb2.AssumeRoleRequest:
+    """An AssumeRoleRequest; ValueError/TypeError for what is wrong before any call (the
+    sidecar checks the rest: lengths, patterns, ranges)."""
+    if (principal is None) == (credentials is None):
+        raise ValueError("exactly one of principal or credentials must be given")
+    if principal is not None and not principal:
+        raise ValueError("principal must be a non-empty ARN")
+    if credentials is not None and not credentials.access_key_id:
+        raise ValueError("credentials.access_key_id must be non-empty")
+    if not role_arn:
+        raise ValueError("role_arn is required (arn:aws:iam::ACCOUNT:role/NAME)")
+    if not role_session_name:
+        raise ValueError("role_session_name is required")
+    if duration_seconds is not None and (
+        isinstance(duration_seconds, bool) or not isinstance(duration_seconds, int) or duration_seconds <= 0
+    ):
+        raise ValueError("duration_seconds must be a positive int (None: the default, 3,600 s)")
+    if duration_seconds is not None and duration_seconds >= 1 << 32:
+        raise ValueError("duration_seconds is too large")
+    if min_snapshot_version < 0:
+        raise ValueError("min_snapshot_version must be >= 0")
+    if policy is not None and not isinstance(policy, str):
+        if not isinstance(policy, Mapping):
+            raise TypeError(f"policy must be JSON text or a mapping, not {type(policy).__name__}")
+        policy = json.dumps(policy, separators=(",", ":"))
+    if policy == "":
+        raise ValueError("policy must not be empty (None: no session policy)")
+    msg = authorizer_pb2.AssumeRoleRequest(
+        caller=caller_pb(principal, credentials),
+        role_arn=role_arn,
+        role_session_name=role_session_name,
+        duration_seconds=duration_seconds or 0,
+        policy=policy or "",
+        policy_arns=_strings("policy_arns", policy_arns),
+        tags=[authorizer_pb2.Tag(key=k, value=v) for k, v in _tag_pairs(tags)],
+        transitive_tag_keys=_strings("transitive_tag_keys", transitive_tag_keys),
+        external_id=external_id or "",
+        serial_number=serial_number or "",
+        token_code=token_code or "",
+        source_identity=source_identity or "",
+        min_snapshot_version=min_snapshot_version,
+    )
+    _fill_context(msg.context, context)
+    return msg
+
+
+def assumed_role(msg: authorizer_pb2.AssumeRoleResponse) -> AssumedRole:
+    c = msg.credentials
+    if not c.access_key_id or not c.session_token:
+        raise SidecarError(grpc.StatusCode.UNKNOWN, "the sidecar answered AssumeRole without credentials")
+    return AssumedRole(
+        credentials=Credentials(c.access_key_id, c.secret_access_key, c.session_token),
+        expiration=c.expiration.ToDatetime(tzinfo=UTC),
+        assumed_role_arn=msg.assumed_role_user.arn,
+        assumed_role_id=msg.assumed_role_user.assumed_role_id,
+        packed_policy_size=msg.packed_policy_size,
+        source_identity=msg.source_identity or None,
+        snapshot_version=msg.snapshot_version,
+    )
 
 
 def authorize_result(msg: authorizer_pb2.AuthorizeResponse) -> AuthorizeResult:
