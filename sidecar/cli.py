@@ -326,6 +326,24 @@ def _serve_parser(sub: Any) -> None:
         "--sts-keyset", default=_env("sts-keyset"), help="STS keys (JSON); default: a random in-memory key"
     )
     s.add_argument(
+        "--metrics-listen", default=_env("metrics-listen"), help="Prometheus /metrics on HOST:PORT"
+    )
+    s.add_argument(
+        "--decision-log", default=_env("decision-log", "off"), help='decision log: "stdout", a file, or "off"'
+    )
+    s.add_argument(
+        "--decision-log-sample",
+        type=float,
+        default=float(_env("decision-log-sample", "1") or 1),
+        help="the fraction of allows logged (every deny is logged); default 1",
+    )
+    s.add_argument(
+        "--decision-log-mask",
+        default=_env("decision-log-mask", ""),
+        metavar="KEYS",
+        help="comma-separated context keys whose values are masked in the decision log",
+    )
+    s.add_argument(
         "--log-level", default=_env("log-level", "info"), choices=["debug", "info", "warning", "error"]
     )
     s.set_defaults(func=cmd_serve)
@@ -362,6 +380,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             drain_grace=args.drain_grace,
             health_listen=args.health_listen or None,
             sts_keyset=path(args.sts_keyset),
+            metrics_listen=args.metrics_listen or None,
+            decision_log=None if (args.decision_log or "off").lower() == "off" else args.decision_log,
+            decision_log_sample=args.decision_log_sample,
+            decision_log_mask=tuple(k.strip() for k in args.decision_log_mask.split(",") if k.strip()),
         )
         config.check()
     except ConfigError as exc:

@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -30,6 +31,8 @@ from ..store import FileSource, SnapshotStore, StateDir, default_state_dir
 from ..sts import Keyset, KeysetError, Sts, TokenCodec
 from .authorizer import AuthorizerService
 from .control import DEFAULT_MAX_SNAPSHOT_BYTES, ControlError, ControlService, TokenFile, load_public_key
+from .decision_log import DecisionLog
+from .metrics import Metrics, registry_for, serve_metrics
 
 log = logging.getLogger("iam_sidecar.server")
 
@@ -64,13 +67,20 @@ class ServerConfig:
     drain_grace: float = 10.0
     health_listen: str | None = None
     sts_keyset: Path | None = None
+    metrics_listen: str | None = None
+    decision_log: str | None = None  # "stdout", a file path, or None (off)
+    decision_log_sample: float = 1.0
+    decision_log_mask: tuple[str, ...] = ()
     max_message_bytes: int = 16 * 1024 * 1024
     watch_interval: float = 1.0
 
     def check(self) -> None:
         if not self.listen:
             raise ConfigError("--listen: at least one Authorizer listener is required")
-        for addr in (*self.listen, *(a for a in (self.control, self.health_listen) if a)):
+        for addr in (
+            *self.listen,
+            *(a for a in (self.control, self.health_listen, self.metrics_listen) if a),
+        ):
             _split_address(addr)
         if self.health_listen and self.health_listen.startswith("unix:"):
             raise ConfigError("--health-listen takes HOST:PORT (Kubernetes probes cannot reach a socket)")
@@ -80,6 +90,10 @@ class ServerConfig:
             raise ConfigError("--control-tls-cert and --control-tls-key go together")
         if self.control_tls_client_ca is not None and self.control_tls_cert is None:
             raise ConfigError("--control-tls-client-ca needs --control-tls-cert and --control-tls-key")
+        if self.metrics_listen and self.metrics_listen.startswith("unix:"):
+            raise ConfigError("--metrics-listen takes HOST:PORT")
+        if not 0.0 <= self.decision_log_sample <= 1.0:
+            raise ConfigError("--decision-log-sample is a fraction between 0 and 1")
         if self.max_snapshot_bytes <= 0 or self.max_version_wait < 0 or self.drain_grace < 0:
             raise ConfigError("sizes and times must be positive")
 
@@ -147,9 +161,29 @@ class Sidecar:
                 "die with this process and no other replica can verify them"
             )
         self.sts = Sts(TokenCodec(keyset), clock=time.time)
-        self.authorizer = authorizer or AuthorizerService(
-            self.store, max_version_wait=config.max_version_wait, sts=self.sts
+        self.decision_log = (
+            DecisionLog(
+                config.decision_log,
+                sample=config.decision_log_sample,
+                mask=frozenset(config.decision_log_mask),
+            )
+            if config.decision_log
+            else None
         )
+        self.authorizer = authorizer or AuthorizerService(
+            self.store, max_version_wait=config.max_version_wait, sts=self.sts, decision_log=self.decision_log
+        )
+        self.metrics: Metrics | None = None
+        if config.metrics_listen:
+            log_ = self.decision_log
+            self.metrics = Metrics(
+                self.store,
+                cache=self.authorizer.cache,
+                memo_hits=lambda: self.authorizer.answers.hits,
+                dropped=(lambda: log_.dropped) if log_ is not None else None,
+            )
+            self.authorizer.metrics = self.metrics
+        self._metrics_server: Any = None
         self.control: ControlService | None = None
         if config.control:
             assert config.control_token_file is not None  # checked
@@ -164,7 +198,7 @@ class Sidecar:
                 public_key=public_key,
                 max_snapshot_bytes=config.max_snapshot_bytes,
             )
-        self.addresses: dict[str, list[str]] = {"authorizer": [], "control": [], "health": []}
+        self.addresses: dict[str, list[str]] = {"authorizer": [], "control": [], "health": [], "metrics": []}
         self._servers: list[grpc.aio.Server] = []
         self._source: FileSource | None = None
         self._ready_task: asyncio.Task[None] | None = None
@@ -213,6 +247,14 @@ class Sidecar:
             self.addresses["health"] = [_bind(probe, cfg.health_listen)]
             self._servers.append(probe)
 
+        if self.metrics is not None and cfg.metrics_listen:
+            try:
+                self._metrics_server, bound = serve_metrics(registry_for(self.metrics), cfg.metrics_listen)
+            except OSError as exc:
+                raise ConfigError(f"--metrics-listen {cfg.metrics_listen}: {exc}") from None
+            self.addresses["metrics"] = [bound]
+        if self.decision_log is not None:
+            self.decision_log.start()
         for server in self._servers:
             await server.start()
         for addr in self.addresses["authorizer"]:
@@ -250,6 +292,8 @@ class Sidecar:
             "authorizer": self.addresses["authorizer"],
             "control": self.addresses["control"],
             "health": self.addresses["health"],
+            "metrics": self.addresses["metrics"],
+            "decision_log": self.config.decision_log,
             "snapshot_source": str(self.config.snapshot) if self.config.snapshot else None,
             "snapshot_version": None if cur is None else cur.version,
             "snapshot_served_from": None if cur is None else cur.source,
@@ -276,6 +320,10 @@ class Sidecar:
         if self._source is not None:
             await asyncio.to_thread(self._source.stop)
         await asyncio.gather(*(s.stop(grace) for s in self._servers))
+        if self.decision_log is not None:
+            await asyncio.to_thread(self.decision_log.stop)
+        if self._metrics_server is not None:
+            await asyncio.to_thread(self._metrics_server.shutdown)
         for addr in self.addresses["authorizer"]:
             if addr.startswith("unix:"):
                 with contextlib.suppress(OSError):

@@ -9,6 +9,7 @@ internal error in a decision becomes a Deny with a reason (``fail_closed``), nev
 from __future__ import annotations
 
 import time
+from time import perf_counter
 from typing import Any
 
 import grpc
@@ -35,7 +36,9 @@ from .convert import (
     resolve,
     response,
 )
+from .decision_log import DecisionLog
 from .errors import RequestError
+from .metrics import Metrics
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -55,11 +58,12 @@ class Answers:
     request that serialises differently (map order) only misses; it is never answered wrong.
     Bounded: cleared when full. Used from the event-loop thread only."""
 
-    __slots__ = ("decisions", "scope")
+    __slots__ = ("decisions", "hits", "scope")
 
     def __init__(self) -> None:
         self.scope = -1
         self.decisions: dict[bytes, int] = {}
+        self.hits = 0
 
     def for_activation(self, activation_id: int) -> dict[bytes, int]:
         if self.scope != activation_id:
@@ -79,6 +83,8 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
         limits: Limits = DEFAULT_LIMITS,
         cache: DecisionCache | None = None,
         sts: Sts | None = None,
+        metrics: Metrics | None = None,
+        decision_log: DecisionLog | None = None,
     ) -> None:
         self.store = store
         self.max_version_wait = max_version_wait
@@ -86,6 +92,8 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
         self.cache = cache if cache is not None else DecisionCache()
         self.sts = sts if sts is not None else Sts(TokenCodec(Keyset.random()), clock=time.time)
         self.answers = Answers()
+        self.metrics = metrics
+        self.decision_log = decision_log
 
     # -- the serving snapshot ------------------------------------------------------------------
 
@@ -181,63 +189,122 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
     # -- RPCs ------------------------------------------------------------------------------------
 
     async def Authorize(self, request: pb.AuthorizeRequest, context: Context) -> pb.AuthorizeResponse:
+        started = perf_counter()
+        code = "OK"
         try:
-            parsed = parse(request, "", self.limits)
-            activation = await self.activation(request.min_snapshot_version, context)
-            q = self.question(parsed, activation.compiled, "")
-        except RequestError as err:
-            await err.abort(context)
-            raise  # unreachable: abort raises
-        return response(self.decide(activation, q), activation.version, q.explain)
+            try:
+                parsed = parse(request, "", self.limits)
+                activation = await self.activation(request.min_snapshot_version, context)
+                q = self.question(parsed, activation.compiled, "")
+            except RequestError as err:
+                code = err.code.name
+                await err.abort(context)
+                raise  # unreachable: abort raises
+            t0 = perf_counter()
+            decision = self.decide(activation, q)
+            seconds = perf_counter() - t0
+            self._observe("Authorize", activation, q, decision, seconds, context)
+            return response(decision, activation.version, q.explain)
+        finally:
+            if self.metrics is not None:
+                self.metrics.rpc("Authorize", code, perf_counter() - started)
+
+    def _observe(
+        self,
+        rpc: str,
+        activation: Activation,
+        q: Question,
+        decision: Decision,
+        seconds: float,
+        context: Context,
+    ) -> None:
+        """Metrics and the decision log for one decision (both cheap: see their modules)."""
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.decision(rpc, decision.kind.value, seconds)
+        log = self.decision_log
+        if log is not None:
+            log.record(
+                rpc,
+                _request_id(context),
+                activation.version,
+                q.entry.principal.arn or "anonymous",
+                q.action,
+                q.resource,
+                q.context,
+                decision,
+                seconds,
+            )
 
     async def AuthorizeBatch(
         self, request: pb.AuthorizeBatchRequest, context: Context
     ) -> pb.AuthorizeBatchResponse:
+        started = perf_counter()
+        code = "OK"
         items = request.requests
         try:
-            if len(items) > self.limits.max_batch:
-                raise E.invalid("requests", f"has {len(items)} items; at most {self.limits.max_batch}")
-            wanted = max([request.min_snapshot_version, *(r.min_snapshot_version for r in items)])
-            current = self.store.current()
-            if current is not None and current.version >= wanted:
-                return self._batch_now(current, items)
-            limits = self.limits
-            parsed = [parse(r, f"requests[{i}].", limits) for i, r in enumerate(items)]  # before waiting
-            activation = await self.activation(wanted, context)
-            compiled = activation.compiled
-            questions = [self.question(p, compiled, f"requests[{i}].") for i, p in enumerate(parsed)]
-        except RequestError as err:
-            await err.abort(context)
-            raise
-        version = activation.version
-        out = pb.AuthorizeBatchResponse(snapshot_version=version)
-        add = out.responses.add
-        decide = self.decide
-        for q in questions:
-            fill_response(add(), decide(activation, q), version, q.explain)
-        return out
+            try:
+                if len(items) > self.limits.max_batch:
+                    raise E.invalid("requests", f"has {len(items)} items; at most {self.limits.max_batch}")
+                wanted = max([request.min_snapshot_version, *(r.min_snapshot_version for r in items)])
+                current = self.store.current()
+                if current is not None and current.version >= wanted:
+                    return self._batch_now(current, items, context)
+                limits = self.limits
+                parsed = [parse(r, f"requests[{i}].", limits) for i, r in enumerate(items)]  # before waiting
+                activation = await self.activation(wanted, context)
+                compiled = activation.compiled
+                questions = [self.question(p, compiled, f"requests[{i}].") for i, p in enumerate(parsed)]
+            except RequestError as err:
+                code = err.code.name
+                await err.abort(context)
+                raise
+            version = activation.version
+            out = pb.AuthorizeBatchResponse(snapshot_version=version)
+            add = out.responses.add
+            for q in questions:
+                t0 = perf_counter()
+                decision = self.decide(activation, q)
+                seconds = perf_counter() - t0
+                self._observe("AuthorizeBatch", activation, q, decision, seconds, context)
+                fill_response(add(), decision, version, q.explain)
+            return out
+        finally:
+            if self.metrics is not None:
+                self.metrics.rpc("AuthorizeBatch", code, perf_counter() - started)
 
-    def _batch_now(self, activation: Activation, items: Any) -> pb.AuthorizeBatchResponse:
+    def _batch_now(self, activation: Activation, items: Any, context: Context) -> pb.AuthorizeBatchResponse:
         """A batch answered from the serving activation, repeated questions from
-        :class:`Answers`. Raises RequestError naming the first malformed item."""
+        :class:`Answers` (not while a decision log is kept: every entry needs its decision).
+        Raises RequestError naming the first malformed item."""
         version = activation.version
         compiled = activation.compiled
-        answers = self.answers.for_activation(activation.id)
+        answers = self.answers.for_activation(activation.id) if self.decision_log is None else None
         limits = self.limits
+        metrics = self.metrics
         out = pb.AuthorizeBatchResponse(snapshot_version=version)
         add = out.responses.add
         for i, item in enumerate(items):
-            key = item.SerializeToString()
-            known = answers.get(key)
-            if known is not None:
-                add(decision=known, snapshot_version=version)
-                continue
+            key = b""
+            if answers is not None:
+                key = item.SerializeToString()
+                known = answers.get(key)
+                if known is not None:
+                    add(decision=known, snapshot_version=version)
+                    self.answers.hits += 1
+                    if metrics is not None:
+                        metrics.decisions.inc((_LABELS[known],))
+                    continue
             prefix = f"requests[{i}]."
             q = self.question(parse(item, prefix, limits), compiled, prefix)
+            t0 = perf_counter()
             decision = self.decide(activation, q)
+            seconds = perf_counter() - t0
+            self._observe("AuthorizeBatch", activation, q, decision, seconds, context)
             fill_response(add(), decision, version, q.explain)
             if (
-                not q.explain
+                answers is not None
+                and not q.explain
                 and q.session is None
                 and not q.denied
                 and item.caller.WhichOneof("identity") != "credentials"
@@ -250,23 +317,34 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
     async def GetCallerIdentity(
         self, request: pb.GetCallerIdentityRequest, context: Context
     ) -> pb.GetCallerIdentityResponse:
+        started = perf_counter()
+        code = "OK"
         try:
-            arn, credentials = parse_caller(request.caller, "caller")
-            if arn == "anonymous":
-                raise RequestError(
-                    grpc.StatusCode.UNAUTHENTICATED,
-                    E.MISSING_TOKEN,
-                    "caller: an anonymous caller has no identity",
-                    "caller.anonymous",
-                )
-            activation = await self.activation(0, context)
-            try:
-                auth = self.authenticate(activation.compiled, arn, credentials, "")
-            except StsError as err:
-                raise E.from_sts(err.code, err.message, err.field) from None
+            return await self._get_caller_identity(request, context)
         except RequestError as err:
+            code = err.code.name
             await err.abort(context)
             raise
+        finally:
+            if self.metrics is not None:
+                self.metrics.rpc("GetCallerIdentity", code, perf_counter() - started)
+
+    async def _get_caller_identity(
+        self, request: pb.GetCallerIdentityRequest, context: Context
+    ) -> pb.GetCallerIdentityResponse:
+        arn, credentials = parse_caller(request.caller, "caller")
+        if arn == "anonymous":
+            raise RequestError(
+                grpc.StatusCode.UNAUTHENTICATED,
+                E.MISSING_TOKEN,
+                "caller: an anonymous caller has no identity",
+                "caller.anonymous",
+            )
+        activation = await self.activation(0, context)
+        try:
+            auth = self.authenticate(activation.compiled, arn, credentials, "")
+        except StsError as err:
+            raise E.from_sts(err.code, err.message, err.field) from None
         p = auth.entry.principal
         if p.kind in (PrincipalKind.ROLE_SESSION, PrincipalKind.ROLE):
             user_id = f"{p.role_id}:{p.session_name}" if p.role_id and p.session_name else p.role_id
@@ -281,39 +359,50 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
         )
 
     async def AssumeRole(self, request: pb.AssumeRoleRequest, context: Context) -> pb.AssumeRoleResponse:
+        started = perf_counter()
+        code = "OK"
+        result = "success"
         try:
-            arn, credentials = parse_caller(request.caller, "caller")
-            ctx = check_context(request.context, "context", self.limits)
-            for key in request.context:
-                if key.lower().startswith(_ASSUME_ROLE_PARAMETER_KEYS):
-                    raise E.invalid(
-                        f'context["{key}"]',
-                        f"{key} is set by AssumeRole's own parameters (role_session_name, external_id, "
-                        "source_identity, tags, transitive_tag_keys), never by the request context",
-                    )
-            params = AssumeRoleParams(
-                role_arn=request.role_arn,
-                role_session_name=request.role_session_name,
-                duration_seconds=request.duration_seconds or None,
-                policy=request.policy or None,
-                policy_arns=tuple(request.policy_arns),
-                tags=tuple((t.key, t.value) for t in request.tags),
-                transitive_tag_keys=tuple(request.transitive_tag_keys),
-                external_id=request.external_id or None,
-                serial_number=request.serial_number or None,
-                token_code=request.token_code or None,
-                source_identity=request.source_identity or None,
-                context=ctx,
-            )
-            activation = await self.activation(request.min_snapshot_version, context)
-            try:
-                caller = self.authenticate(activation.compiled, arn, credentials, "")
-                assumed = self.sts.assume_role(activation.compiled, caller, params)
-            except StsError as err:
-                raise E.from_sts(err.code, err.message, err.field) from None
+            return await self._assume_role(request, context)
         except RequestError as err:
+            code, result = err.code.name, err.reason
             await err.abort(context)
             raise
+        finally:
+            if self.metrics is not None:
+                self.metrics.rpc("AssumeRole", code, perf_counter() - started)
+                self.metrics.assume_role.inc((result,))
+
+    async def _assume_role(self, request: pb.AssumeRoleRequest, context: Context) -> pb.AssumeRoleResponse:
+        arn, credentials = parse_caller(request.caller, "caller")
+        ctx = check_context(request.context, "context", self.limits)
+        for key in request.context:
+            if key.lower().startswith(_ASSUME_ROLE_PARAMETER_KEYS):
+                raise E.invalid(
+                    f'context["{key}"]',
+                    f"{key} is set by AssumeRole's own parameters (role_session_name, external_id, "
+                    "source_identity, tags, transitive_tag_keys), never by the request context",
+                )
+        params = AssumeRoleParams(
+            role_arn=request.role_arn,
+            role_session_name=request.role_session_name,
+            duration_seconds=request.duration_seconds or None,
+            policy=request.policy or None,
+            policy_arns=tuple(request.policy_arns),
+            tags=tuple((t.key, t.value) for t in request.tags),
+            transitive_tag_keys=tuple(request.transitive_tag_keys),
+            external_id=request.external_id or None,
+            serial_number=request.serial_number or None,
+            token_code=request.token_code or None,
+            source_identity=request.source_identity or None,
+            context=ctx,
+        )
+        activation = await self.activation(request.min_snapshot_version, context)
+        try:
+            caller = self.authenticate(activation.compiled, arn, credentials, "")
+            assumed = self.sts.assume_role(activation.compiled, caller, params)
+        except StsError as err:
+            raise E.from_sts(err.code, err.message, err.field) from None
         creds = assumed.credentials
         out = pb.AssumeRoleResponse(
             packed_policy_size=assumed.packed_policy_size,
@@ -327,3 +416,14 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
         out.assumed_role_user.arn = assumed.arn
         out.assumed_role_user.assumed_role_id = assumed.assumed_role_id
         return out
+
+
+_LABELS: dict[int, str] = {int(v): k.value for k, v in DECISIONS.items()}
+
+
+def _request_id(context: Context) -> str:
+    """The caller's request id (gRPC metadata ``x-request-id``), for the decision log."""
+    for key, value in context.invocation_metadata() or ():
+        if key == "x-request-id":
+            return value if isinstance(value, str) else value.decode("latin-1")
+    return ""

@@ -27,6 +27,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,6 +257,9 @@ class SnapshotStore:
         self._previous: PersistedSnapshot | None = None
         self._highest: int | None = None  # the highest version ever activated (survives restarts)
         self._last_error: LastError | None = None
+        # Failures by code since start (refused pushes, bad files, disk errors): for metrics.
+        self.failures: Counter[str] = Counter()
+        self._failures_lock = threading.Lock()
         self._lock = threading.Lock()  # serialises activations; current() never takes it
         self._changed = threading.Condition()  # guards publication and the waiter lists
         self._async_waiters: list[_AsyncWaiter] = []
@@ -276,6 +280,8 @@ class SnapshotStore:
         """Remember a failure (used by sources for errors that happen before ``activate``)."""
         err = LastError(self._clock(), source, code, message)
         self._last_error = err
+        with self._failures_lock:
+            self.failures[code] += 1
         return err
 
     def activate(
