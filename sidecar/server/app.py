@@ -181,6 +181,7 @@ class Sidecar:
                 cache=self.authorizer.cache,
                 memo_hits=lambda: self.authorizer.answers.hits,
                 dropped=(lambda: log_.dropped) if log_ is not None else None,
+                write_errors=(lambda: log_.write_errors) if log_ is not None else None,
             )
             self.authorizer.metrics = self.metrics
         self._metrics_server: Any = None
@@ -219,6 +220,11 @@ class Sidecar:
         cfg = self.config
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING, READINESS_SERVICES)
         await self.health.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
+        if self.decision_log is not None:  # first: a bad path must stop start-up before anything runs
+            try:
+                self.decision_log.start()
+            except OSError as exc:
+                raise ConfigError(f"--decision-log {cfg.decision_log}: {exc}") from None
         # The snapshot first (persisted or file): a restart serves before anything listens.
         await asyncio.to_thread(self.store.start, cfg.snapshot)
         if cfg.snapshot is not None:
@@ -253,8 +259,6 @@ class Sidecar:
             except OSError as exc:
                 raise ConfigError(f"--metrics-listen {cfg.metrics_listen}: {exc}") from None
             self.addresses["metrics"] = [bound]
-        if self.decision_log is not None:
-            self.decision_log.start()
         for server in self._servers:
             await server.start()
         for addr in self.addresses["authorizer"]:
@@ -324,6 +328,7 @@ class Sidecar:
             await asyncio.to_thread(self.decision_log.stop)
         if self._metrics_server is not None:
             await asyncio.to_thread(self._metrics_server.shutdown)
+            self._metrics_server.server_close()
         for addr in self.addresses["authorizer"]:
             if addr.startswith("unix:"):
                 with contextlib.suppress(OSError):

@@ -8,6 +8,7 @@ internal error in a decision becomes a Deny with a reason (``fail_closed``), nev
 
 from __future__ import annotations
 
+import asyncio
 import time
 from time import perf_counter
 from typing import Any
@@ -188,102 +189,130 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
 
     # -- RPCs ------------------------------------------------------------------------------------
 
-    async def Authorize(self, request: pb.AuthorizeRequest, context: Context) -> pb.AuthorizeResponse:
+    async def _rpc(self, rpc: str, context: Context, handler: Any, request: Any) -> Any:
+        """Run ``handler(request, context)``: a RequestError ends the call with its status;
+        the RPC's duration and status code (and AssumeRole's result) go to the metrics."""
         started = perf_counter()
         code = "OK"
+        result = "success"
         try:
-            try:
-                parsed = parse(request, "", self.limits)
-                activation = await self.activation(request.min_snapshot_version, context)
-                q = self.question(parsed, activation.compiled, "")
-            except RequestError as err:
-                code = err.code.name
-                await err.abort(context)
-                raise  # unreachable: abort raises
-            t0 = perf_counter()
-            decision = self.decide(activation, q)
-            seconds = perf_counter() - t0
-            self._observe("Authorize", activation, q, decision, seconds, context)
-            return response(decision, activation.version, q.explain)
+            return await handler(request, context)
+        except RequestError as err:
+            code, result = err.code.name, err.reason
+            await err.abort(context)
+            raise  # unreachable: abort raises
+        except asyncio.CancelledError:
+            code = result = "CANCELLED"
+            raise
+        except Exception:
+            code = result = "UNKNOWN"
+            raise
         finally:
-            if self.metrics is not None:
-                self.metrics.rpc("Authorize", code, perf_counter() - started)
+            metrics = self.metrics
+            if metrics is not None:
+                metrics.rpc(rpc, code, perf_counter() - started)
+                if rpc == "AssumeRole":
+                    metrics.assume_role.inc((result,))
+
+    async def Authorize(self, request: pb.AuthorizeRequest, context: Context) -> pb.AuthorizeResponse:
+        return await self._rpc("Authorize", context, self._authorize, request)
+
+    async def AuthorizeBatch(
+        self, request: pb.AuthorizeBatchRequest, context: Context
+    ) -> pb.AuthorizeBatchResponse:
+        return await self._rpc("AuthorizeBatch", context, self._authorize_batch, request)
+
+    async def GetCallerIdentity(
+        self, request: pb.GetCallerIdentityRequest, context: Context
+    ) -> pb.GetCallerIdentityResponse:
+        return await self._rpc("GetCallerIdentity", context, self._get_caller_identity, request)
+
+    async def AssumeRole(self, request: pb.AssumeRoleRequest, context: Context) -> pb.AssumeRoleResponse:
+        return await self._rpc("AssumeRole", context, self._assume_role, request)
+
+    async def _authorize(self, request: pb.AuthorizeRequest, context: Context) -> pb.AuthorizeResponse:
+        parsed = parse(request, "", self.limits)
+        activation = await self.activation(request.min_snapshot_version, context)
+        q = self.question(parsed, activation.compiled, "")
+        t0 = perf_counter()
+        decision = self.decide(activation, q)
+        seconds = perf_counter() - t0
+        self._observe("Authorize", activation, [(q, decision, seconds)], context)
+        return response(decision, activation.version, q.explain)
 
     def _observe(
         self,
         rpc: str,
         activation: Activation,
-        q: Question,
-        decision: Decision,
-        seconds: float,
+        decided: list[tuple[Question, Decision, float]],
         context: Context,
+        memo: dict[int, int] | None = None,
     ) -> None:
-        """Metrics and the decision log for one decision (both cheap: see their modules)."""
+        """Metrics and the decision log for the decisions of a call that succeeded (both
+        cheap: see their modules); ``memo``: decisions answered by the batch memo, by kind."""
         metrics = self.metrics
         if metrics is not None:
-            metrics.decision(rpc, decision.kind.value, seconds)
+            for _, decision, seconds in decided:
+                metrics.decision(rpc, decision.kind.value, seconds)
+            for kind, count in (memo or {}).items():
+                metrics.decisions.inc((_LABELS[kind],), count)
         log = self.decision_log
-        if log is not None:
-            log.record(
-                rpc,
-                _request_id(context),
-                activation.version,
-                q.entry.principal.arn or "anonymous",
-                q.action,
-                q.resource,
-                q.context,
-                decision,
-                seconds,
-            )
+        if log is not None and decided:
+            request_id = _request_id(context)
+            version = activation.version
+            for q, decision, seconds in decided:
+                log.record(
+                    rpc,
+                    request_id,
+                    version,
+                    q.entry.principal.arn or "anonymous",
+                    q.action,
+                    q.resource,
+                    q.context,
+                    decision,
+                    seconds,
+                )
 
-    async def AuthorizeBatch(
+    async def _authorize_batch(
         self, request: pb.AuthorizeBatchRequest, context: Context
     ) -> pb.AuthorizeBatchResponse:
-        started = perf_counter()
-        code = "OK"
         items = request.requests
-        try:
-            try:
-                if len(items) > self.limits.max_batch:
-                    raise E.invalid("requests", f"has {len(items)} items; at most {self.limits.max_batch}")
-                wanted = max([request.min_snapshot_version, *(r.min_snapshot_version for r in items)])
-                current = self.store.current()
-                if current is not None and current.version >= wanted:
-                    return self._batch_now(current, items, context)
-                limits = self.limits
-                parsed = [parse(r, f"requests[{i}].", limits) for i, r in enumerate(items)]  # before waiting
-                activation = await self.activation(wanted, context)
-                compiled = activation.compiled
-                questions = [self.question(p, compiled, f"requests[{i}].") for i, p in enumerate(parsed)]
-            except RequestError as err:
-                code = err.code.name
-                await err.abort(context)
-                raise
-            version = activation.version
-            out = pb.AuthorizeBatchResponse(snapshot_version=version)
-            add = out.responses.add
-            for q in questions:
-                t0 = perf_counter()
-                decision = self.decide(activation, q)
-                seconds = perf_counter() - t0
-                self._observe("AuthorizeBatch", activation, q, decision, seconds, context)
-                fill_response(add(), decision, version, q.explain)
-            return out
-        finally:
-            if self.metrics is not None:
-                self.metrics.rpc("AuthorizeBatch", code, perf_counter() - started)
+        if len(items) > self.limits.max_batch:
+            raise E.invalid("requests", f"has {len(items)} items; at most {self.limits.max_batch}")
+        wanted = max([request.min_snapshot_version, *(r.min_snapshot_version for r in items)])
+        current = self.store.current()
+        if current is not None and current.version >= wanted:
+            return self._batch_now(current, items, context)
+        limits = self.limits
+        parsed = [parse(r, f"requests[{i}].", limits) for i, r in enumerate(items)]  # before waiting
+        activation = await self.activation(wanted, context)
+        compiled = activation.compiled
+        questions = [self.question(p, compiled, f"requests[{i}].") for i, p in enumerate(parsed)]
+        version = activation.version
+        out = pb.AuthorizeBatchResponse(snapshot_version=version)
+        add = out.responses.add
+        decided = []
+        for q in questions:
+            t0 = perf_counter()
+            decision = self.decide(activation, q)
+            decided.append((q, decision, perf_counter() - t0))
+            fill_response(add(), decision, version, q.explain)
+        self._observe("AuthorizeBatch", activation, decided, context)
+        return out
 
     def _batch_now(self, activation: Activation, items: Any, context: Context) -> pb.AuthorizeBatchResponse:
         """A batch answered from the serving activation, repeated questions from
         :class:`Answers` (not while a decision log is kept: every entry needs its decision).
-        Raises RequestError naming the first malformed item."""
+        Raises RequestError naming the first malformed item; then nothing is observed."""
         version = activation.version
         compiled = activation.compiled
-        answers = self.answers.for_activation(activation.id) if self.decision_log is None else None
+        memo = self.answers
+        answers = memo.for_activation(activation.id) if self.decision_log is None else None
         limits = self.limits
-        metrics = self.metrics
         out = pb.AuthorizeBatchResponse(snapshot_version=version)
         add = out.responses.add
+        decided: list[tuple[Question, Decision, float]] = []
+        memo_kinds: dict[int, int] = {}
         for i, item in enumerate(items):
             key = b""
             if answers is not None:
@@ -291,16 +320,13 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
                 known = answers.get(key)
                 if known is not None:
                     add(decision=known, snapshot_version=version)
-                    self.answers.hits += 1
-                    if metrics is not None:
-                        metrics.decisions.inc((_LABELS[known],))
+                    memo_kinds[known] = memo_kinds.get(known, 0) + 1
                     continue
             prefix = f"requests[{i}]."
             q = self.question(parse(item, prefix, limits), compiled, prefix)
             t0 = perf_counter()
             decision = self.decide(activation, q)
-            seconds = perf_counter() - t0
-            self._observe("AuthorizeBatch", activation, q, decision, seconds, context)
+            decided.append((q, decision, perf_counter() - t0))
             fill_response(add(), decision, version, q.explain)
             if (
                 answers is not None
@@ -312,22 +338,9 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
                 and not compiled.reads_clock(q.entry, q.action, q.resource, q.resource_account)
             ):
                 answers[key] = DECISIONS[decision.kind]
+        memo.hits += sum(memo_kinds.values())
+        self._observe("AuthorizeBatch", activation, decided, context, memo_kinds)
         return out
-
-    async def GetCallerIdentity(
-        self, request: pb.GetCallerIdentityRequest, context: Context
-    ) -> pb.GetCallerIdentityResponse:
-        started = perf_counter()
-        code = "OK"
-        try:
-            return await self._get_caller_identity(request, context)
-        except RequestError as err:
-            code = err.code.name
-            await err.abort(context)
-            raise
-        finally:
-            if self.metrics is not None:
-                self.metrics.rpc("GetCallerIdentity", code, perf_counter() - started)
 
     async def _get_caller_identity(
         self, request: pb.GetCallerIdentityRequest, context: Context
@@ -357,21 +370,6 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
         return pb.GetCallerIdentityResponse(
             account=p.account, arn=p.arn, user_id=user_id, snapshot_version=activation.version
         )
-
-    async def AssumeRole(self, request: pb.AssumeRoleRequest, context: Context) -> pb.AssumeRoleResponse:
-        started = perf_counter()
-        code = "OK"
-        result = "success"
-        try:
-            return await self._assume_role(request, context)
-        except RequestError as err:
-            code, result = err.code.name, err.reason
-            await err.abort(context)
-            raise
-        finally:
-            if self.metrics is not None:
-                self.metrics.rpc("AssumeRole", code, perf_counter() - started)
-                self.metrics.assume_role.inc((result,))
 
     async def _assume_role(self, request: pb.AssumeRoleRequest, context: Context) -> pb.AssumeRoleResponse:
         arn, credentials = parse_caller(request.caller, "caller")

@@ -51,7 +51,8 @@ class DecisionLog:
         self.sample = sample  # the fraction of allows kept; denies are always kept
         self.mask = frozenset(k.lower() for k in mask)
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=capacity)
-        self.dropped = 0
+        self.dropped = 0  # queue full (written by the request thread only)
+        self.write_errors = 0  # entries the writer could not format or write (writer thread only)
         self.written = 0
         self._thread: threading.Thread | None = None
         self._out: IO[str] | None = None
@@ -114,7 +115,7 @@ class DecisionLog:
                 out.write(self.format(item) + "\n")
                 self.written += 1
             except Exception:  # a broken entry or stream must not kill the writer
-                self.dropped += 1
+                self.write_errors += 1
             if self.queue.empty():
                 out.flush()
 

@@ -92,11 +92,13 @@ class Metrics(Collector):
         cache: DecisionCache | None = None,
         memo_hits: Callable[[], int] | None = None,
         dropped: Callable[[], int] | None = None,
+        write_errors: Callable[[], int] | None = None,
     ) -> None:
         self.store = store
         self.cache = cache
         self.memo_hits = memo_hits
         self.dropped = dropped
+        self.write_errors = write_errors
         self.decision_seconds = FastHistogram(DECISION_BUCKETS)  # (rpc, decision)
         self.rpc_seconds = FastHistogram(RPC_BUCKETS)  # (rpc, code)
         self.decisions = Counts()  # (decision,)
@@ -152,6 +154,12 @@ class Metrics(Collector):
         )
         dropped.add_metric([], self.dropped() if self.dropped is not None else 0)
         yield dropped
+        errors = CounterMetricFamily(
+            "iam_sidecar_decision_log_write_errors",
+            "Decision-log entries the writer could not format or write (e.g. a full disk)",
+        )
+        errors.add_metric([], self.write_errors() if self.write_errors is not None else 0)
+        yield errors
         yield from self._snapshot_families()
 
     def _snapshot_families(self) -> Iterator[Any]:
@@ -175,7 +183,7 @@ class Metrics(Collector):
         )
         yield gauge(
             "iam_sidecar_snapshot_compile_seconds",
-            "Load and compile time of the serving snapshot",
+            "Compile time of the serving snapshot (after loading and validating it)",
             st.compile_seconds,
         )
         yield gauge(
@@ -189,7 +197,7 @@ class Metrics(Collector):
             "Snapshots refused or unreadable, by reason (ValidationFailed, VersionConflict, …)",
             labels=["reason"],
         )
-        for reason, count in sorted(self.store.failures.items()):
+        for reason, count in sorted(self.store.failure_counts().items()):
             failures.add_metric([reason], count)
         yield failures
 
@@ -206,6 +214,7 @@ def registry_for(metrics: Metrics) -> CollectorRegistry:
 def serve_metrics(registry: CollectorRegistry, address: str) -> tuple[Any, str]:
     """Start ``/metrics`` on HOST:PORT in a daemon thread; (server, bound address)."""
     host, _, port = address.rpartition(":")
-    server, _thread = start_http_server(int(port), addr=host, registry=registry)
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host  # [::] → ::
+    server, _thread = start_http_server(int(port), addr=bare, registry=registry)
     bound_port = server.server_address[1]
     return server, f"{host}:{bound_port}"

@@ -276,6 +276,11 @@ class SnapshotStore:
     def last_error(self) -> LastError | None:
         return self._last_error
 
+    def failure_counts(self) -> dict[str, int]:
+        """Failures by code since start (a copy)."""
+        with self._failures_lock:
+            return dict(self.failures)
+
     def record_error(self, source: str, code: str, message: str) -> LastError:
         """Remember a failure (used by sources for errors that happen before ``activate``)."""
         err = LastError(self._clock(), source, code, message)
