@@ -27,7 +27,9 @@ RSS it reports is that size's own:
 
 Then (``--grpc``, the default of full runs) the gRPC section of ``grpc_bench.py``: the sidecar's
 Authorizer against a constant-answer floor behind the same server, client and servers in separate
-processes, at 1,500 statements. And (``--sts``, likewise) the STS section of ``sts_bench.py``:
+processes, at 1,500 statements, and the cost of observability on unary ``Authorize`` (the real
+server with Prometheus metrics on, and with metrics and a decision log, in the same rounds; then
+in-process, without a transport). And (``--sts``, likewise) the STS section of ``sts_bench.py``:
 AssumeRole, session-token verification and credential callers in-process, and AssumeRole over
 gRPC against a real sidecar, in a child process of its own.
 
@@ -842,8 +844,8 @@ def render(args: argparse.Namespace, report: dict[str, Any]) -> str:
         "(growth, load + compile, RSS) are read at the largest size of the run"
         + ("." if keys[-1] >= 100_000 else f" ({_size_label(large)}, not 100,000: a partial run).")
         + (
-            " The gRPC targets compare the real server with the constant-answer floor in the same run "
-            "(section below)."
+            " The gRPC targets compare the real server with the constant-answer floor, and with "
+            "itself with metrics on, in the same run (section below)."
             if report.get("grpc")
             else ""
         )
@@ -1110,8 +1112,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--grpc",
         action=argparse.BooleanOptionalAction,
-        help="the gRPC section (bench/grpc_bench.py): real server vs constant-answer floor, 1,500 "
-        "statements, ~1 min (default: on, off with --quick)",
+        help="the gRPC section (bench/grpc_bench.py): real server vs constant-answer floor and vs "
+        "itself with metrics / a decision log, 1,500 statements, ~2 min (default: on, off with --quick)",
     )
     parser.add_argument(
         "--grpc-only", action="store_true", help="only the gRPC section (no per-size engine runs)"
@@ -1191,6 +1193,13 @@ def main(argv: list[str] | None = None) -> int:
             + ", ".join(f"{t} {_med(g_real[t]['unary_p50_us']):.2f}" for t in g_real)
             + "; batch "
             + ", ".join(f"{t} {_med(g_real[t]['batch_rate']):.0%}" for t in g_real)
+        )
+        g_obs = grpc_result["observability"]["ratios"]
+        log(
+            "gRPC observability: unary p50 ÷ plain, metrics "
+            + ", ".join(f"{t} {_med(g_obs[t]['metrics']['unary_p50_us']):.3f}" for t in g_obs)
+            + "; metrics + decision log "
+            + ", ".join(f"{t} {_med(g_obs[t]['metrics_log']['unary_p50_us']):.3f}" for t in g_obs)
         )
     sts_result = None
     if args.sts:
