@@ -381,6 +381,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             health_listen=args.health_listen or None,
             sts_keyset=path(args.sts_keyset),
             metrics_listen=args.metrics_listen or None,
+            config_file=path(args.config),
             decision_log=None if (args.decision_log or "off").lower() == "off" else args.decision_log,
             decision_log_sample=args.decision_log_sample,
             decision_log_mask=tuple(k.strip() for k in args.decision_log_mask.split(",") if k.strip()),

@@ -26,12 +26,14 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from ..api.envoy.service.auth.v3 import ext_authz_min_pb2_grpc as ext_authz_pb2_grpc
 from ..api.v1 import authorizer_pb2, authorizer_pb2_grpc, control_pb2, control_pb2_grpc
 from ..store import FileSource, SnapshotStore, StateDir, default_state_dir
 from ..sts import Keyset, KeysetError, Sts, TokenCodec
 from .authorizer import AuthorizerService
 from .control import DEFAULT_MAX_SNAPSHOT_BYTES, ControlError, ControlService, TokenFile, load_public_key
 from .decision_log import DecisionLog
+from .ext_authz import ExtAuthzConfigError, ExtAuthzService, load_config_file
 from .metrics import Metrics, registry_for, serve_metrics
 
 log = logging.getLogger("iam_sidecar.server")
@@ -67,6 +69,7 @@ class ServerConfig:
     drain_grace: float = 10.0
     health_listen: str | None = None
     sts_keyset: Path | None = None
+    config_file: Path | None = None  # --config: structured settings (the ext_authz route map)
     metrics_listen: str | None = None
     decision_log: str | None = None  # "stdout", a file path, or None (off)
     decision_log_sample: float = 1.0
@@ -185,6 +188,18 @@ class Sidecar:
             )
             self.authorizer.metrics = self.metrics
         self._metrics_server: Any = None
+        self.ext_authz: ExtAuthzService | None = None
+        if config.config_file is not None:
+            try:
+                ext = load_config_file(config.config_file.read_bytes())
+            except OSError as exc:
+                raise ConfigError(f"--config {config.config_file}: {exc}") from None
+            except ExtAuthzConfigError as exc:
+                raise ConfigError(f"--config {config.config_file}: " + "; ".join(exc.problems)) from None
+            if ext is not None:
+                if ext.listen:
+                    _split_address(ext.listen)
+                self.ext_authz = ExtAuthzService(self.authorizer, ext)
         self.control: ControlService | None = None
         if config.control:
             assert config.control_token_file is not None  # checked
@@ -199,7 +214,13 @@ class Sidecar:
                 public_key=public_key,
                 max_snapshot_bytes=config.max_snapshot_bytes,
             )
-        self.addresses: dict[str, list[str]] = {"authorizer": [], "control": [], "health": [], "metrics": []}
+        self.addresses: dict[str, list[str]] = {
+            "authorizer": [],
+            "control": [],
+            "health": [],
+            "metrics": [],
+            "ext_authz": [],
+        }
         self._servers: list[grpc.aio.Server] = []
         self._source: FileSource | None = None
         self._ready_task: asyncio.Task[None] | None = None
@@ -235,11 +256,20 @@ class Sidecar:
         authz = grpc.aio.server(options=self._options())
         authorizer_pb2_grpc.add_AuthorizerServicer_to_server(self.authorizer, authz)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, authz)
-        reflection.enable_server_reflection(
-            (AUTHORIZER_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), authz
-        )
+        services = [AUTHORIZER_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME]
+        if self.ext_authz is not None:
+            services.append("envoy.service.auth.v3.Authorization")
+        reflection.enable_server_reflection(services, authz)
+        if self.ext_authz is not None:
+            ext_authz_pb2_grpc.add_AuthorizationServicer_to_server(self.ext_authz, authz)
         self.addresses["authorizer"] = [_bind(authz, a) for a in cfg.listen]
         self._servers.append(authz)
+        if self.ext_authz is not None and self.ext_authz.config.listen:
+            ext = grpc.aio.server(options=self._options())
+            ext_authz_pb2_grpc.add_AuthorizationServicer_to_server(self.ext_authz, ext)
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, ext)
+            self.addresses["ext_authz"] = [_bind(ext, self.ext_authz.config.listen)]
+            self._servers.append(ext)
 
         if self.control is not None and cfg.control:
             ctl = grpc.aio.server(options=self._options(max_receive=4 * 1024 * 1024))
@@ -297,6 +327,8 @@ class Sidecar:
             "control": self.addresses["control"],
             "health": self.addresses["health"],
             "metrics": self.addresses["metrics"],
+            "ext_authz": self.addresses["ext_authz"]
+            or (self.addresses["authorizer"] if self.ext_authz else []),
             "decision_log": self.config.decision_log,
             "snapshot_source": str(self.config.snapshot) if self.config.snapshot else None,
             "snapshot_version": None if cur is None else cur.version,

@@ -5,22 +5,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import google.rpc
 import pytest
 from grpc_tools import protoc
 
 REPO = Path(__file__).resolve().parents[2]
 PROTO_DIR = REPO / "proto"
-GENERATED = REPO / "sidecar" / "api" / "v1"
+GENERATED = REPO / "sidecar" / "api"
 
 
 def _generate(out: Path) -> None:
-    sources = (PROTO_DIR / "sidecar" / "api" / "v1").glob("*.proto")
+    sources = (PROTO_DIR / "sidecar" / "api").rglob("*.proto")
     protos = sorted(str(p.relative_to(PROTO_DIR)) for p in sources)
     include = str(Path(protoc.__file__).parent / "_proto")
+    googleapis = str(Path(google.rpc.__path__[0]).parents[1])  # google/rpc/status.proto
     args = [
         "protoc",
         f"-I{PROTO_DIR}",
         f"-I{include}",
+        f"-I{googleapis}",
         f"--python_out={out}",
         f"--pyi_out={out}",
         f"--grpc_python_out={out}",
@@ -29,15 +32,21 @@ def _generate(out: Path) -> None:
     assert protoc.main(args) == 0, "protoc failed"
 
 
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and p.name != "__init__.py" and "__pycache__" not in p.parts
+    }
+
+
 def test_generated_code_is_current(tmp_path: Path) -> None:
     _generate(tmp_path)
-    fresh = {p.name: p.read_bytes() for p in (tmp_path / "sidecar" / "api" / "v1").iterdir()}
-    committed = {
-        p.name: p.read_bytes() for p in GENERATED.iterdir() if p.name != "__init__.py" and p.is_file()
-    }
+    fresh = _files(tmp_path / "sidecar" / "api")
+    committed = _files(GENERATED)
     assert fresh, "protoc generated nothing"
     stale = sorted(name for name in fresh if committed.get(name) != fresh[name])
-    extra = sorted(set(committed) - set(fresh) - {"__pycache__"})
+    extra = sorted(set(committed) - set(fresh))
     assert not stale, f"stale generated code (run `make proto`): {stale}"
     assert not extra, f"generated files without a .proto: {extra}"
 
