@@ -326,6 +326,9 @@ def _serve_parser(sub: Any) -> None:
         "--sts-keyset", default=_env("sts-keyset"), help="STS keys (JSON); default: a random in-memory key"
     )
     s.add_argument(
+        "--config", default=_env("config"), help="JSON settings file: the ext_authz route map (docs/envoy.md)"
+    )
+    s.add_argument(
         "--metrics-listen", default=_env("metrics-listen"), help="Prometheus /metrics on HOST:PORT"
     )
     s.add_argument(
