@@ -29,6 +29,10 @@ CRD_KINDS = frozenset({"ServiceMonitor", "PrometheusRule"})
 SIDECAR = "iam-sidecar"  # the default container name
 APP = "app"
 
+# The chart's ext_authz example (a storage API), also used by chart-testing.
+EXT_AUTHZ_VALUES = CHART / "ci" / "ext-authz-values.yaml"
+_GATEWAY_PEER = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateway"}}}]
+
 _CONTROL_PEER = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "control-plane"}}}]
 _PROM_PEER = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
 
@@ -74,6 +78,11 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         },
         "sts": {"keyset": {"existingSecret": "sts-keys"}},
         "snapshot": {"existingConfigMap": "org-snapshot", "existingConfigMapKey": "org.json"},
+        "extAuthz": {
+            "enabled": True,
+            "existingConfigMap": "storage-routes",
+            "existingConfigMapKey": "iam.json",
+        },
         "podDisruptionBudget": {"enabled": True, "maxUnavailable": 0},
     },
     # The installation example of docs/operations.md (the snapshot as --set-file gives it).
@@ -88,6 +97,22 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
                 "ports": [{"name": "http", "containerPort": 8080}],
             },
         },
+    },
+    # Envoy in the pod, Check on the Authorizer's TCP listener: the example values file.
+    "ext-authz": yaml.safe_load(EXT_AUTHZ_VALUES.read_text()),
+    # An ext_authz-only listener on the pod IP (a gateway in other pods), no Authorizer TCP.
+    "ext-authz-pod-ip": {
+        "authorizer": {"tcp": {"enabled": False}},
+        "extAuthz": {
+            "enabled": True,
+            "port": 50054,
+            "address": "0.0.0.0",
+            "config": {
+                "routes": [{"method": "GET", "path": "/{key+}", "action": "s3:GetObject", "resource": "*"}],
+                "on_error": "deny",
+            },
+        },
+        "networkPolicy": {"enabled": True, "extAuthz": {"from": _GATEWAY_PEER}},
     },
     "push-only": {
         "snapshot": {"enabled": False},

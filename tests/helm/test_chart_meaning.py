@@ -97,7 +97,11 @@ def test_the_referenced_configmaps_and_secrets_exist_or_were_named_in_values(man
             name = volume["configMap"]["name"]
             created = manifests.maybe("ConfigMap", name)
             if created is None:
-                assert name == values["snapshot"]["existingConfigMap"]
+                assert name in {
+                    values["snapshot"]["existingConfigMap"],
+                    values["extAuthz"]["existingConfigMap"],
+                }
+                assert name
             else:
                 for item in volume["configMap"]["items"]:
                     assert item["key"] in created["data"]
@@ -244,8 +248,10 @@ def test_the_control_listener_binds_the_pod_ip_and_requires_the_token(manifests:
 def test_the_service_is_headless_and_never_exposes_the_authorizer(manifests: Manifests) -> None:
     service = manifests.maybe("Service")
     values = manifests.values
+    ext_authz_on_pod_ip = values["extAuthz"]["enabled"] and values["extAuthz"]["address"] == "0.0.0.0"
     if service is None:
         assert not values["control"]["enabled"] and not values["metrics"]["enabled"]
+        assert not ext_authz_on_pod_ip
         return
     assert service["spec"]["clusterIP"] == "None"
     assert service["spec"]["publishNotReadyAddresses"] is True  # pods waiting for a push
@@ -255,7 +261,8 @@ def test_the_service_is_headless_and_never_exposes_the_authorizer(manifests: Man
         target = by_name[port["targetPort"]]
         assert target["containerPort"] == port["port"]
         exposed.add(port["targetPort"])
-    assert exposed <= {"iam-control", "iam-metrics"}
+    assert exposed <= {"iam-control", "iam-metrics", "iam-ext-authz"}
+    assert ("iam-ext-authz" in exposed) == ext_authz_on_pod_ip
     assert values["authorizer"]["tcp"]["port"] not in {p["port"] for p in service["spec"]["ports"]}
     # The Authorizer is not even a container port: it listens on loopback and the socket only.
     assert all(p["containerPort"] != values["authorizer"]["tcp"]["port"] for p in manifests.sidecar["ports"])
@@ -528,6 +535,9 @@ def test_the_container_args_make_a_valid_serve_configuration(
     assert str(config.state_dir) == args["--state-dir"]
     assert (config.control is not None) == manifests.values["control"]["enabled"]
     assert (config.metrics_listen is not None) == manifests.values["metrics"]["enabled"]
+    assert (config.config_file is not None) == manifests.values["extAuthz"]["enabled"]
+    if config.config_file is not None:
+        assert str(config.config_file) == args["--config"]
 
 
 def test_notes_say_how_to_check_health_and_push() -> None:

@@ -2,7 +2,8 @@
 rendered ConfigMap and Secret (ConfigMap volumes in the kubelet's layout: a ``..data`` symlink
 swapped atomically on update), and the real ``iam-sidecar`` runs with the rendered command and
 arguments, paths moved under a temporary root. Then: the probes' health services answer, the
-application's address decides, Control answers with the token, /metrics is up, and a ConfigMap
+application's address decides, Envoy's ext_authz Check (the --config ConfigMap's routes) decides
+on the Authorizer's TCP listener, Control answers with the token, /metrics is up, and a ConfigMap
 update is activated without a restart.
 
 Also: the named templates work from a parent chart (``index .Subcharts "iam-sidecar"``)."""
@@ -24,15 +25,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import helm_python as helm
 import pytest
 import yaml
 
 from sidecar import remote
+from sidecar.api.envoy.service.auth.v3 import ext_authz_min_pb2, ext_authz_min_pb2_grpc
 from sidecar.api.v1 import authorizer_pb2
 from sidecar.sts import new_keyset_json
 
-from .chart import CHART, REPO, Manifests, render
+from .chart import CHART, REPO, VALUE_SETS, Manifests, render
 
 EXAMPLE = REPO / "examples" / "snapshot.json"
 ALICE = "arn:aws:iam::222222222222:user/alice"
@@ -123,6 +126,24 @@ def _serving(address: str, service: str) -> bool:
     return remote.health(address, service) == "SERVING"
 
 
+def _check(address: str, path: str, headers: dict[str, str]) -> ext_authz_min_pb2.CheckResponse:
+    """One ext_authz Check, as Envoy sends it for ``GET path`` over TLS (the example bucket
+    denies aws:SecureTransport false)."""
+    http = {
+        "method": "GET",
+        "path": path,
+        "host": "storage.example.com",
+        "scheme": "https",
+        "headers": headers,
+    }
+    request = ext_authz_min_pb2.CheckRequest(attributes={"request": {"http": http}})
+    with grpc.insecure_channel(address) as channel:
+        response: ext_authz_min_pb2.CheckResponse = ext_authz_min_pb2_grpc.AuthorizationStub(channel).Check(
+            request, timeout=5
+        )
+    return response
+
+
 @pytest.fixture
 def short_root() -> Iterator[Path]:
     # AF_UNIX paths are limited to ~107 bytes: keep the root short.
@@ -143,6 +164,7 @@ def test_the_rendered_pod_serves(short_root: Path) -> None:
         "snapshot": {"content": EXAMPLE.read_text()},
         "sts": {"keyset": {"value": new_keyset_json("2026-11")}},
         "sidecar": {"drainGrace": 1},
+        "extAuthz": VALUE_SETS["ext-authz"]["extAuthz"],  # the storage API routes
     }
     m = render(values)
     at = _materialise(m, short_root)
@@ -168,6 +190,18 @@ def test_the_rendered_pod_serves(short_root: Path) -> None:
         answer = remote.authorize(f"unix:{at(address.removeprefix('unix:'))}", ALICE, "s3:GetObject", OBJECT)
         assert authorizer_pb2.Decision.Name(answer.decision) == "DECISION_ALLOW"
         assert answer.snapshot_version == 1
+
+        # Envoy's ext_authz Check on the Authorizer's TCP listener, decided by the routes of the
+        # --config ConfigMap: GET of an object is s3:GetObject on the object's ARN.
+        envoy = f"127.0.0.1:{ports['authorizer']}"
+        path = "/buckets/example-payments-data/objects/report.csv"
+        allowed = _check(envoy, path, {"x-authenticated-principal": ALICE})
+        assert allowed.status.code == 0 and allowed.HasField("ok_response"), allowed
+        added = {h.header.key: h.header.value for h in allowed.ok_response.headers}
+        assert added["x-iam-principal"] == ALICE
+        assert "x-authenticated-principal" in allowed.ok_response.headers_to_remove
+        denied = _check(envoy, path, {})  # anonymous
+        assert denied.HasField("denied_response") and denied.denied_response.status.code == 403, denied
 
         token_file = at("/etc/iam-sidecar/secrets/control-token")
         control = f"127.0.0.1:{ports['control']}"

@@ -53,6 +53,7 @@ def test_the_value_sets_render_what_they_claim() -> None:
     assert everything.count("ConfigMap") == 2  # the snapshot and the dashboard
     existing = render(VALUE_SETS["existing"]).kinds()
     assert "Secret" not in existing and "ConfigMap" not in existing  # referenced, not created
+    assert render(VALUE_SETS["ext-authz"]).kinds().count("ConfigMap") == 2  # the snapshot and --config
 
 
 # -- values.schema.json ------------------------------------------------------------------------
@@ -102,6 +103,71 @@ def test_the_schema_covers_every_value_and_refuses_unknown_keys() -> None:
         ({"serviceMonitor": {"interval": "30 seconds"}}, "at '/serviceMonitor/interval'"),
         ({"podDisruptionBudget": {"minAvailable": "half"}}, "at '/podDisruptionBudget/minAvailable'"),
         ({"authorizer": {"unix": {"dir": "relative/dir"}}}, "at '/authorizer/unix/dir'"),
+        # extAuthz.config is the ext_authz section: every key described, unknown ones refused.
+        ({"extAuthz": {"config": {"rotes": []}}}, "at '/extAuthz/config': additional properties 'rotes'"),
+        ({"extAuthz": {"config": {"listen": "0.0.0.0:1"}}}, "additional properties 'listen' not allowed"),
+        (
+            {"extAuthz": {"config": {"unmatched": "permit"}}},
+            "at '/extAuthz/config/unmatched': value must be one of",
+        ),
+        (
+            {"extAuthz": {"config": {"on_error": "allow"}}},
+            "at '/extAuthz/config/on_error': value must be one of",
+        ),
+        (
+            {"extAuthz": {"config": {"routes": [{"path": "/a", "action": "s3:GetObject"}]}}},
+            "at '/extAuthz/config/routes/0': missing property 'resource'",
+        ),
+        (
+            {
+                "extAuthz": {
+                    "config": {"routes": [{"path": "/a", "action": "s3:Get", "resource": "*", "verb": "GET"}]}
+                }
+            },
+            "at '/extAuthz/config/routes/0': additional properties 'verb'",
+        ),
+        (
+            {
+                "extAuthz": {
+                    "config": {
+                        "routes": [{"method": "FETCH", "path": "/a", "action": "s3:Get", "resource": "*"}]
+                    }
+                }
+            },
+            "at '/extAuthz/config/routes/0/method'",
+        ),
+        (
+            {"extAuthz": {"config": {"routes": [{"path": "a", "action": "s3:Get", "resource": "*"}]}}},
+            "at '/extAuthz/config/routes/0/path'",
+        ),
+        (
+            {"extAuthz": {"config": {"routes": [{"path": "/a", "action": "GetObject", "resource": "*"}]}}},
+            "at '/extAuthz/config/routes/0/action'",
+        ),
+        (
+            {"extAuthz": {"config": {"routes": [{"path": "/a", "action": "s3:Get", "resource": "bucket"}]}}},
+            "at '/extAuthz/config/routes/0/resource'",
+        ),
+        ({"extAuthz": {"config": {"credentials": {"access_key": "x"}}}}, "at '/extAuthz/config/credentials'"),
+        (
+            {"extAuthz": {"config": {"trusted_principal_header": "x y"}}},
+            "at '/extAuthz/config/trusted_principal",
+        ),
+        (
+            {"extAuthz": {"config": {"spiffe_principals": {"spiffe://a/b": "alice"}}}},
+            "does not match pattern '^arn:'",
+        ),
+        (
+            {"extAuthz": {"config": {"xff_trusted_hops": -1}}},
+            "at '/extAuthz/config/xff_trusted_hops': minimum",
+        ),
+        (
+            {"extAuthz": {"config": {"matched_statement_header": "yes"}}},
+            "at '/extAuthz/config/matched_statement",
+        ),
+        ({"extAuthz": {"port": "50054"}}, "at '/extAuthz/port': got string"),
+        ({"extAuthz": {"address": "10.0.0.7"}}, "at '/extAuthz/address': value must be one of"),
+        ({"extAuthz": {"enabeld": True}}, "at '/extAuthz': additional properties 'enabeld'"),
     ],
 )
 def test_the_schema_refuses_bad_values_naming_them(values: dict[str, Any], message: str) -> None:
@@ -137,6 +203,27 @@ def test_the_schema_refuses_bad_values_naming_them(values: dict[str, Any], messa
             {"podDisruptionBudget": {"enabled": True, "maxUnavailable": None}},
             "needs minAvailable or maxUnavailable",
         ),
+        (
+            {"extAuthz": {"enabled": True}, "authorizer": {"tcp": {"enabled": False}}},
+            "extAuthz.enabled needs a TCP listener, since Envoy reaches the sidecar over TCP: enable"
+            " authorizer.tcp (Envoy then uses 127.0.0.1:authorizer.tcp.port) or set extAuthz.port",
+        ),
+        (
+            {
+                "extAuthz": {"enabled": True, "existingConfigMap": "routes"},
+                "authorizer": {"tcp": {"enabled": False}},
+            },
+            "extAuthz.enabled needs a TCP listener",
+        ),
+        (
+            {"extAuthz": {"enabled": True, "address": "0.0.0.0"}},
+            "extAuthz.address=0.0.0.0 needs extAuthz.port",
+        ),
+        (
+            {"extAuthz": {"enabled": True, "port": 50054, "existingConfigMap": "routes"}},
+            "with extAuthz.existingConfigMap, unset it",
+        ),
+        ({"extAuthz": {"enabled": True, "port": 50053}}, "the sidecar's ports must differ"),
     ],
 )
 def test_combinations_the_schema_cannot_express_fail_with_the_fix(

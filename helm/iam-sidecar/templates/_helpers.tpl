@@ -54,6 +54,40 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- .Values.snapshot.existingConfigMap | default (printf "%s-snapshot" (include "iam-sidecar.fullname" .)) }}
 {{- end }}
 
+{{- define "iam-sidecar.extAuthzConfigMapName" -}}
+{{- .Values.extAuthz.existingConfigMap | default (printf "%s-config" (include "iam-sidecar.fullname" .)) }}
+{{- end }}
+
+{{/* The extra ext_authz listener (ext_authz.listen), or "" (Check on the Authorizer's listeners). */}}
+{{- define "iam-sidecar.extAuthzListen" -}}
+{{- $e := .Values.extAuthz }}
+{{- if and $e.enabled $e.port }}
+{{- printf "%s:%d" $e.address (int $e.port) }}
+{{- end }}
+{{- end }}
+
+{{/* The extra ext_authz listener is on the pod IP: a container port, in the Service and NetworkPolicy. */}}
+{{- define "iam-sidecar.extAuthzOnPodIP" -}}
+{{- if hasPrefix "0.0.0.0:" (include "iam-sidecar.extAuthzListen" .) }}true{{ end }}
+{{- end }}
+
+{{/* Where Envoy sends Check inside the pod: the extra listener, else the Authorizer's TCP one. */}}
+{{- define "iam-sidecar.extAuthzTarget" -}}
+{{- printf "127.0.0.1:%d" (int (.Values.extAuthz.port | default .Values.authorizer.tcp.port)) }}
+{{- end }}
+
+{{/*
+The --config document of the created ConfigMap: {"ext_authz": extAuthz.config}, with listen
+from extAuthz.port. The pod checksum includes it (--config is read at start only).
+*/}}
+{{- define "iam-sidecar.extAuthzConfig" -}}
+{{- $section := deepCopy .Values.extAuthz.config }}
+{{- with include "iam-sidecar.extAuthzListen" . }}
+{{- $_ := set $section "listen" . }}
+{{- end }}
+{{- dict "ext_authz" $section | toPrettyJson }}
+{{- end }}
+
 {{/* The Authorizer address the application should dial: the socket, else loopback TCP. */}}
 {{- define "iam-sidecar.authorizerAddress" -}}
 {{- if .Values.authorizer.unix.enabled }}
@@ -106,11 +140,23 @@ template that renders sidecar configuration.
 {{- if and $v.snapshot.enabled (not $v.snapshot.existingConfigMap) (not $v.snapshot.content) }}
 {{- fail "iam-sidecar: snapshot.content is empty: give the snapshot JSON or snapshot.existingConfigMap" }}
 {{- end }}
+{{- if $v.extAuthz.enabled }}
+{{- if and $v.extAuthz.port $v.extAuthz.existingConfigMap }}
+{{- fail "iam-sidecar: extAuthz.port is written into the created ConfigMap: with extAuthz.existingConfigMap, unset it (an extra listener is that ConfigMap's ext_authz.listen)" }}
+{{- end }}
+{{- if and (eq $v.extAuthz.address "0.0.0.0") (not $v.extAuthz.port) }}
+{{- fail "iam-sidecar: extAuthz.address=0.0.0.0 needs extAuthz.port (the Authorizer's own listener stays on loopback)" }}
+{{- end }}
+{{- if not (or $v.authorizer.tcp.enabled $v.extAuthz.port) }}
+{{- fail "iam-sidecar: extAuthz.enabled needs a TCP listener, since Envoy reaches the sidecar over TCP: enable authorizer.tcp (Envoy then uses 127.0.0.1:authorizer.tcp.port) or set extAuthz.port" }}
+{{- end }}
+{{- end }}
 {{- $ports := list (int $v.health.port) }}
 {{- if $v.authorizer.tcp.enabled }}{{ $ports = append $ports (int $v.authorizer.tcp.port) }}{{ end }}
 {{- if $v.control.enabled }}{{ $ports = append $ports (int $v.control.port) }}{{ end }}
 {{- if $v.metrics.enabled }}{{ $ports = append $ports (int $v.metrics.port) }}{{ end }}
+{{- if include "iam-sidecar.extAuthzListen" . }}{{ $ports = append $ports (int $v.extAuthz.port) }}{{ end }}
 {{- if ne (len $ports) (len (uniq $ports)) }}
-{{- fail (printf "iam-sidecar: the sidecar's ports must differ (authorizer.tcp, control, health, metrics): %v" $ports) }}
+{{- fail (printf "iam-sidecar: the sidecar's ports must differ (authorizer.tcp, control, health, metrics, extAuthz): %v" $ports) }}
 {{- end }}
 {{- end }}

@@ -28,6 +28,7 @@ when the Unix socket is off.
 
 Fixed paths in the container (read-only root filesystem; every writable path is an emptyDir):
   /etc/iam-sidecar/snapshot   the snapshot ConfigMap, a directory holding snapshot.json (watched)
+  /etc/iam-sidecar/config     with extAuthz: the --config ConfigMap, a directory holding config.json
   /etc/iam-sidecar/secrets    control-token, snapshot-public-key.pem, sts-keyset.json,
                               control-tls.crt, control-tls.key, control-client-ca.crt
   /var/lib/iam-sidecar        emptyDir; --state-dir is its subdirectory state/ (created 0700)
@@ -48,6 +49,9 @@ Fixed paths in the container (read-only root filesystem; every writable path is 
 - --snapshot=/etc/iam-sidecar/snapshot
 {{- end }}
 - {{ printf "--listen=%s" (join "," $listen) | quote }}
+{{- if $v.extAuthz.enabled }}
+- --config=/etc/iam-sidecar/config/config.json
+{{- end }}
 {{- if $v.control.enabled }}
 - {{ printf "--control=0.0.0.0:%d" (int $v.control.port) | quote }}
 - --control-token-file=/etc/iam-sidecar/secrets/control-token
@@ -147,6 +151,11 @@ Fixed paths in the container (read-only root filesystem; every writable path is 
       containerPort: {{ int $v.metrics.port }}
       protocol: TCP
     {{- end }}
+    {{- if include "iam-sidecar.extAuthzOnPodIP" . }}
+    - name: iam-ext-authz
+      containerPort: {{ int $v.extAuthz.port }}
+      protocol: TCP
+    {{- end }}
   {{- with $v.sidecar.extraEnv }}
   env:
     {{- toYaml . | nindent 4 }}
@@ -204,6 +213,11 @@ Fixed paths in the container (read-only root filesystem; every writable path is 
       mountPath: /etc/iam-sidecar/snapshot
       readOnly: true
     {{- end }}
+    {{- if $v.extAuthz.enabled }}
+    - name: iam-sidecar-config
+      mountPath: /etc/iam-sidecar/config
+      readOnly: true
+    {{- end }}
     {{- if include "iam-sidecar.secretSources" . }}
     - name: iam-sidecar-secrets
       mountPath: /etc/iam-sidecar/secrets
@@ -228,6 +242,14 @@ Fixed paths in the container (read-only root filesystem; every writable path is 
     items:
       - key: {{ ternary $v.snapshot.existingConfigMapKey "snapshot.json" (not (empty $v.snapshot.existingConfigMap)) }}
         path: snapshot.json
+{{- end }}
+{{- if $v.extAuthz.enabled }}
+- name: iam-sidecar-config
+  configMap:
+    name: {{ include "iam-sidecar.extAuthzConfigMapName" . }}
+    items:
+      - key: {{ ternary $v.extAuthz.existingConfigMapKey "config.json" (not (empty $v.extAuthz.existingConfigMap)) }}
+        path: config.json
 {{- end }}
 {{- with include "iam-sidecar.secretSources" . | trim }}
 - name: iam-sidecar-secrets
@@ -254,10 +276,19 @@ Fixed paths in the container (read-only root filesystem; every writable path is 
 {{/*
 The pod annotation that restarts pods when the sidecar's configuration or a created Secret
 changes. The snapshot is left out on purpose: the sidecar picks ConfigMap updates up itself, and
-a policy change must not restart every application pod. Existing Secrets are not seen: restart
-the pods after changing the STS keyset or the public key there (the token is re-read).
+a policy change must not restart every application pod. The ext_authz --config is in: it is read
+at start only, so a route change must roll the pods. Existing Secrets and an existing ext_authz
+ConfigMap are not seen: restart the pods after changing the STS keyset, the public key or the
+routes there (the token is re-read).
 */}}
 {{- define "iam-sidecar.podAnnotations" -}}
 {{- $config := dict "args" (include "iam-sidecar.args" .) "secret" (include "iam-sidecar.secretData" .) -}}
+{{- if .Values.extAuthz.enabled }}
+{{- if .Values.extAuthz.existingConfigMap }}
+{{- $_ := set $config "extAuthz" (printf "%s/%s" .Values.extAuthz.existingConfigMap .Values.extAuthz.existingConfigMapKey) }}
+{{- else }}
+{{- $_ := set $config "extAuthz" (include "iam-sidecar.extAuthzConfig" .) }}
+{{- end }}
+{{- end }}
 checksum/iam-sidecar-config: {{ toJson $config | sha256sum | quote }}
 {{- end }}
