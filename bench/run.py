@@ -6,6 +6,7 @@
     .venv/bin/python bench/run.py --profile 20000            # cProfile of the uncached warm path
     .venv/bin/python bench/run.py --grpc-only --out /tmp/g.md --json /tmp/g.json  # gRPC section only
     .venv/bin/python bench/run.py --sts-only --out /tmp/s.md --json /tmp/s.json    # STS section only
+    .venv/bin/python bench/run.py --envoy-only --out /tmp/e.md --json /tmp/e.json  # Envoy section only
 
 Per size, the parent generates the seeded workload (``workload.scaled``) and writes it as a
 snapshot document (API.md) plus a request list; a fresh child process then measures it, so the
@@ -31,7 +32,10 @@ processes, at 1,500 statements, and the cost of observability on unary ``Authori
 server with Prometheus metrics on, and with metrics and a decision log, in the same rounds; then
 in-process, without a transport). And (``--sts``, likewise) the STS section of ``sts_bench.py``:
 AssumeRole, session-token verification and credential callers in-process, and AssumeRole over
-gRPC against a real sidecar, in a child process of its own.
+gRPC against a real sidecar, in a child process of its own. And (``--envoy``, likewise) the Envoy
+ext_authz section of ``envoy_bench.py``: HTTP through a real Envoy without ext_authz, with ext_authz
+calling the sidecar, and with ext_authz calling a constant-answer Check server (the added latency of
+the sidecar against that floor's), in child processes of their own.
 
 The parent then writes the Markdown report (``--out``) and ``bench/results/latest.json``.
 """
@@ -74,6 +78,8 @@ OUTCOMES = ("Allow", "ExplicitDeny", "ImplicitDeny")
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_JSON = HERE / "results" / "latest.json"
+SECTIONS = ("grpc", "sts", "envoy")  # the sections after the per-size runs (--X / --X-only)
+SECTION_TITLES = {"grpc": "gRPC", "sts": "STS", "envoy": "Envoy ext_authz"}
 
 # Targets of the issue (benchmarks, not tests).
 TARGET_RATIO = 15.0  # engine uncached ≥ 15× the plain path, 1,500 statements, same run
@@ -752,7 +758,7 @@ def peer_table(result: dict[str, Any]) -> list[str]:
 
 
 def extra_sections(report: dict[str, Any]) -> list[str]:
-    """The gRPC and STS sections of a report (Markdown lines, each preceded by a blank line)."""
+    """The gRPC, STS and Envoy sections of a report (Markdown lines, each preceded by a blank line)."""
     lines: list[str] = []
     if report.get("grpc"):
         import grpc_bench
@@ -762,15 +768,20 @@ def extra_sections(report: dict[str, Any]) -> list[str]:
         import sts_bench
 
         lines += ["", *sts_bench.render_section(report["sts"])]
+    if report.get("envoy"):
+        import envoy_bench
+
+        lines += ["", *envoy_bench.render_section(report["envoy"])]
     return lines
 
 
 def render_sections_only(args: argparse.Namespace, report: dict[str, Any]) -> str:
-    """The report of a ``--grpc-only`` / ``--sts-only`` run: the run facts, the targets and the
-    sections run."""
+    """The report of a ``--grpc-only`` / ``--sts-only`` / ``--envoy-only`` run: the run facts, the
+    targets and the sections run."""
     facts = report["machine"]
-    names = [n for n in ("grpc", "sts") if report.get(n)]
-    title = " and ".join({"grpc": "gRPC", "sts": "STS"}[n] for n in names)
+    names = [n for n in SECTIONS if report.get(n)]
+    titles = [SECTION_TITLES[n] for n in names]
+    title = " and ".join(titles) if len(titles) < 3 else ", ".join(titles[:-1]) + " and " + titles[-1]
     flags = " ".join(f"--{n}-only" if getattr(args, f"{n}_only") else f"--{n}" for n in names)
     lines = [
         f"# Benchmarks: {title} section{'s' if len(names) > 1 else ''} only",
@@ -825,6 +836,7 @@ def render(args: argparse.Namespace, report: dict[str, Any]) -> str:
         ".venv/bin/python bench/run.py --sizes 1500,10000 --rounds 3 --out /tmp/b.md --json /tmp/b.json",
         ".venv/bin/python bench/run.py --grpc-only --out /tmp/g.md --json /tmp/g.json   # gRPC section only",
         ".venv/bin/python bench/run.py --sts-only --out /tmp/s.md --json /tmp/s.json     # STS section only",
+        ".venv/bin/python bench/run.py --envoy-only --out /tmp/e.md --json /tmp/e.json # Envoy section only",
         ".venv/bin/python bench/sts_bench.py --profile 5000   # cProfile of AssumeRole and verification",
         "```",
         "",
@@ -853,6 +865,13 @@ def render(args: argparse.Namespace, report: dict[str, Any]) -> str:
             " The STS targets are in-process figures of the STS section (below): AssumeRole per "
             "CPU-second, and the p50 of a token's first verification."
             if report.get("sts")
+            else ""
+        )
+        + (
+            " The Envoy target compares the latency ext_authz adds through a real Envoy when it calls "
+            "the sidecar with what it adds when it calls a constant-answer Check server, in the same run "
+            "(section below)."
+            if report.get("envoy")
             else ""
         ),
         "",
@@ -1127,23 +1146,32 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--sts-only",
         action="store_true",
-        help="only the STS section (no per-size engine runs; with --grpc-only: both sections)",
+        help="only the STS section (no per-size engine runs; with another --*-only: those sections)",
+    )
+    parser.add_argument(
+        "--envoy",
+        action=argparse.BooleanOptionalAction,
+        help="the Envoy ext_authz section (bench/envoy_bench.py): HTTP through a real Envoy without "
+        "ext_authz, with ext_authz → the sidecar and → a constant-answer Check server, ~50 s "
+        "(default: on, off with --quick)",
+    )
+    parser.add_argument(
+        "--envoy-only",
+        action="store_true",
+        help="only the Envoy ext_authz section (no per-size engine runs; with another --*-only: those "
+        "sections)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.grpc_only:
-        if args.grpc is False:
-            parser.error("--grpc-only and --no-grpc contradict each other")
-        args.grpc = True
-    elif args.grpc is None:
-        args.grpc = not args.quick and not args.sts_only
-    if args.sts_only:
-        if args.sts is False:
-            parser.error("--sts-only and --no-sts contradict each other")
-        args.sts = True
-    elif args.sts is None:
-        args.sts = not args.quick and not args.grpc_only
-    args.sections_only = args.grpc_only or args.sts_only
+    only = [name for name in SECTIONS if getattr(args, f"{name}_only")]
+    for name in SECTIONS:  # an --X-only flag turns X on and, unless asked for, the other sections off
+        if getattr(args, f"{name}_only"):
+            if getattr(args, name) is False:
+                parser.error(f"--{name}-only and --no-{name} contradict each other")
+            setattr(args, name, True)
+        elif getattr(args, name) is None:
+            setattr(args, name, not args.quick and not only)
+    args.sections_only = bool(only)
     args.rounds = args.rounds or (2 if args.quick else 3)
     args.seconds = args.seconds or (0.2 if args.quick else 1.0)
     args.sample = args.sample or (2000 if args.quick else 5000)
@@ -1212,6 +1240,16 @@ def main(argv: list[str] | None = None) -> int:
             f"uncached {sp['verify_uncached']['median']['p50_us']:.1f} µs, cached "
             f"{sp['verify_cached']['median']['p50_us']:.2f} µs"
         )
+    envoy_result = None
+    if args.envoy:
+        import envoy_bench  # not at the top, like grpc_bench
+
+        envoy_result = envoy_bench.measure(args.rounds, args.quick, log)
+        ea = envoy_result["added"]
+        log(
+            f"Envoy done: added p50 real {_med(ea['real']['p50_us']):+,.0f} µs, floor "
+            f"{_med(ea['floor']['p50_us']):+,.0f} µs; real ÷ floor {_med(ea['ratio']['p50_us']):.3f}"
+        )
     report = {
         "generated": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "command": "python bench/run.py " + " ".join(argv),
@@ -1227,16 +1265,20 @@ def main(argv: list[str] | None = None) -> int:
             "now": NOW,
             "grpc": args.grpc,
             "sts": args.sts,
+            "envoy": args.envoy,
         },
         "targets": (evaluate_targets(results) if results else [])
         + (grpc_result["targets"] if grpc_result else [])
-        + (sts_result["targets"] if sts_result else []),
+        + (sts_result["targets"] if sts_result else [])
+        + (envoy_result["targets"] if envoy_result else []),
         "sizes": {str(k): v for k, v in results.items()},
     }
     if grpc_result is not None:
         report["grpc"] = grpc_result
     if sts_result is not None:
         report["sts"] = sts_result
+    if envoy_result is not None:
+        report["envoy"] = envoy_result
     report["wall_s"] = time.perf_counter() - started
     text = render(args, report)
     print(text)

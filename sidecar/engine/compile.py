@@ -428,6 +428,31 @@ class CompiledSnapshot:
         self._keys[memo_key] = (sets, keys)
         return keys
 
+    def context_key_universe(self) -> frozenset[str]:
+        """Every context key a statement of this snapshot reads (conditions and variables),
+        lower-case; computed on first use. Lets a caller skip building keys nobody reads."""
+        cached: frozenset[str] | None = self.__dict__.get("_key_universe")
+        if cached is None:
+            keys: set[str] = set()
+            snap = self.snapshot
+            policies: list[Policy] = list(self._managed.values())
+            if snap.organization is not None:
+                policies.extend(snap.organization.policies.values())
+            for account in snap.accounts:
+                for user in account.users:
+                    policies.extend(user.inline_policies)
+                for group in account.groups:
+                    policies.extend(group.inline_policies)
+                for role in account.roles:
+                    policies.append(role.trust_policy)
+                    policies.extend(role.inline_policies)
+                policies.extend(r.policy for r in account.resources if r.policy is not None)
+            for policy in policies:
+                for st in policy.statements:
+                    keys |= st.context_keys
+            cached = self.__dict__["_key_universe"] = frozenset(keys)
+        return cached
+
     def reads_clock(
         self, entry: PrincipalEntry, action: str, resource: str, resource_account: str | None = None
     ) -> bool:

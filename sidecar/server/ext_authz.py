@@ -64,6 +64,8 @@ class Route:
     host: str | None = None
     pattern: re.Pattern[str] = field(repr=False, default=re.compile(""))
     params: tuple[str, ...] = ()
+    # The resource template split at its {params}: literal, name, literal, name, …, literal.
+    pieces: tuple[str, ...] = ()
 
     def match(self, method: str, host: str, path: str) -> dict[str, str] | None:
         if self.method != "*" and self.method != method:
@@ -76,7 +78,14 @@ class Route:
         return {k: unquote(v) for k, v in m.groupdict().items()}
 
     def resource_for(self, params: Mapping[str, str]) -> str:
-        return _PARAM.sub(lambda m: params.get(m.group(1), ""), self.resource)
+        pieces = self.pieces
+        if len(pieces) == 1:
+            return pieces[0]
+        out = [pieces[0]]
+        for i in range(1, len(pieces), 2):
+            out.append(params.get(pieces[i], ""))
+            out.append(pieces[i + 1])
+        return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -111,19 +120,18 @@ def _compile_route(raw: Any, where: str, problems: list[str]) -> Route | None:
     action = raw.get("action")
     resource = raw.get("resource")
     host = raw.get("host")
+    before = len(problems)
     if method not in _METHODS:
         problems.append(f"{where}.method: {method!r} is not an HTTP method or *")
-    if not isinstance(path, str) or not path.startswith("/"):
-        problems.append(f"{where}.path: a path template starting with / is required")
-        return None
     if not isinstance(action, str) or ":" not in action:
         problems.append(f"{where}.action: service:Action is required")
-        return None
     if not isinstance(resource, str) or not (resource == "*" or resource.startswith("arn:")):
         problems.append(f'{where}.resource: an ARN template or "*" is required')
-        return None
+        resource = None
     if host is not None and not isinstance(host, str):
         problems.append(f"{where}.host: a host name")
+    if not isinstance(path, str) or not path.startswith("/"):
+        problems.append(f"{where}.path: a path template starting with / is required")
         return None
     regex, params, last = [], [], 0
     for m in _PARAM.finditer(path):
@@ -135,9 +143,12 @@ def _compile_route(raw: Any, where: str, problems: list[str]) -> Route | None:
         regex.append(f"(?P<{name}>.+)" if plus else f"(?P<{name}>[^/]+)")
         last = m.end()
     regex.append(re.escape(path[last:]))
-    for m in _PARAM.finditer(resource):
+    for m in _PARAM.finditer(resource or ""):
         if m.group(1) not in params:
             problems.append(f"{where}.resource: {{{m.group(1)}}} is not a parameter of the path")
+    if len(problems) > before or not isinstance(action, str) or resource is None:
+        return None
+    assert host is None or isinstance(host, str)
     return Route(
         method,
         path,
@@ -146,6 +157,7 @@ def _compile_route(raw: Any, where: str, problems: list[str]) -> Route | None:
         host.lower() if host else None,
         re.compile("".join(regex)),
         tuple(params),
+        tuple(re.split(r"\{([A-Za-z_][A-Za-z0-9_]*)\+?\}", resource)),
     )
 
 
@@ -196,6 +208,10 @@ def load_config(raw: Any) -> ExtAuthzConfig:
     if trusted is not None and not isinstance(trusted, str):
         problems.append("ext_authz.trusted_principal_header: a header name")
         trusted = None
+    matched_header = raw.get("matched_statement_header", False)
+    if not isinstance(matched_header, bool):
+        problems.append("ext_authz.matched_statement_header: true or false")
+        matched_header = False
     listen = raw.get("listen")
     if listen is not None and not isinstance(listen, str):
         problems.append("ext_authz.listen: unix:/path or HOST:PORT")
@@ -212,7 +228,7 @@ def load_config(raw: Any) -> ExtAuthzConfig:
         trusted_principal_header=trusted.lower() if trusted else None,
         spiffe_principals=dict(spiffe),
         xff_trusted_hops=hops,
-        matched_statement_header=bool(raw.get("matched_statement_header", False)),
+        matched_statement_header=matched_header,
         listen=listen,
     )
 
@@ -250,6 +266,12 @@ class ExtAuthzService(pb_grpc.AuthorizationServicer):
         self.store: SnapshotStore = authorizer.store
         self.sts: Sts = authorizer.sts
         self.config = config
+        # Per activation: the OK answers by principal (immutable once built; grpc only reads
+        # them), and the HTTP-derived context keys some statement reads (the others are not
+        # built at all).
+        self._scope = -1
+        self._ok_cache: dict[str, pb.CheckResponse] = {}
+        self._wanted: tuple[frozenset[str], tuple[str, ...]] = (frozenset(), ())
 
     async def Check(self, request: pb.CheckRequest, context: Context) -> pb.CheckResponse:
         started = perf_counter()
@@ -275,8 +297,17 @@ class ExtAuthzService(pb_grpc.AuthorizationServicer):
         if activation is None:
             return self._error("no snapshot is active yet", request_id)
         compiled = activation.compiled
+        if self._scope != activation.id:
+            self._scope = activation.id
+            self._ok_cache = {}
+            universe = compiled.context_key_universe()
+            wanted = frozenset(k for k in universe if k.startswith(("route:", "ext:")))
+            header_names = tuple(
+                sorted(k[len("http:header/") :] for k in universe if k.startswith("http:header/"))
+            )
+            self._wanted = (wanted, header_names)
         method = http.method.upper()
-        host = (http.host or headers.get(":authority", "")).lower().rsplit(":", 1)[0]
+        host = _host_without_port(http.host or headers.get(":authority", ""))
         path = (http.path or headers.get(":path", "/")).split("?", 1)[0]
         try:
             route, params = self._route(method, host, path)
@@ -380,20 +411,31 @@ class ExtAuthzService(pb_grpc.AuthorizationServicer):
             ctx["aws:useragent"] = headers["user-agent"]
         if "referer" in headers:
             ctx["aws:referer"] = headers["referer"]
-        hidden = set(cfg.credential_headers)
-        for name, value in headers.items():
-            if not name.startswith(":") and name not in hidden:
-                ctx["http:header/" + name] = value
-        for name, value in params.items():
-            ctx["route:" + name.lower()] = value
-        for name, value in attrs.context_extensions.items():
-            ctx["ext:" + name.lower()] = value
+        wanted, header_names = self._wanted
+        hidden = cfg.credential_headers
+        for name in header_names:  # only headers some statement reads
+            if name in headers and name not in hidden:
+                ctx["http:header/" + name] = headers[name]
+        if wanted:
+            for name, value in params.items():
+                key = "route:" + name.lower()
+                if key in wanted:
+                    ctx[key] = value
+            for name, value in attrs.context_extensions.items():
+                key = "ext:" + name.lower()
+                if key in wanted:
+                    ctx[key] = value
         ctx.update(extra)
         return ctx
 
     # -- responses -------------------------------------------------------------------------------
 
     def _ok(self, principal: list[str], version: int, decision: Decision | None) -> pb.CheckResponse:
+        with_statement = self.config.matched_statement_header and decision is not None and decision.statements
+        if not with_statement:
+            hit = self._ok_cache.get(principal[0])
+            if hit is not None:
+                return hit
         out = pb.CheckResponse(status=status_pb2.Status(code=code_pb2.OK))
         ok = out.ok_response
         ok.headers.append(_header("x-iam-principal", principal[0]))
@@ -404,6 +446,10 @@ class ExtAuthzService(pb_grpc.AuthorizationServicer):
                 _header("x-iam-matched-statement", f"{m.policy_kind.value} {m.policy} #{m.index}")
             )
         ok.headers_to_remove.extend(self.config.credential_headers)
+        if not with_statement:
+            if len(self._ok_cache) >= 4096:
+                self._ok_cache = {}
+            self._ok_cache[principal[0]] = out
         return out
 
     @staticmethod
@@ -429,10 +475,21 @@ class ExtAuthzService(pb_grpc.AuthorizationServicer):
         return out
 
 
+def _host_without_port(host: str) -> str:
+    """``example.com:8080`` → ``example.com``; ``[::1]:80`` and ``[::1]`` → ``[::1]``."""
+    host = host.lower()
+    if host.startswith("["):
+        end = host.find("]")
+        return host[: end + 1] if end != -1 else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
 def _headers(http: pb.AttributeContext.HttpRequest) -> dict[str, str]:
     """Both header forms Envoy can send: the ``headers`` map, and ``header_map`` whose values
     may be in ``raw_value``; keys lower-cased."""
     out = {k.lower(): v for k, v in http.headers.items()}
+    if not http.HasField("header_map"):
+        return out
     for h in http.header_map.headers:
         value = h.value or h.raw_value.decode("utf-8", "replace")
         out[h.key.lower()] = value
