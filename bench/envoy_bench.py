@@ -58,7 +58,6 @@ import http.client
 import json
 import math
 import os
-import select
 import selectors
 import signal
 import socket
@@ -73,6 +72,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from common import print_standalone, wait_ready
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -343,23 +344,10 @@ class Proc:
         return self.proc.pid
 
     def ready(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while (left := deadline - time.monotonic()) > 0:
-            readable, _, _ = select.select([self.proc.stdout], [], [], left)
-            if not readable:
-                break
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"{self.name} exited ({self.proc.wait(5)}) before it was ready")
-            with contextlib.suppress(ValueError):
-                info: dict[str, Any] = json.loads(line)
-                if not info.get("ready"):
-                    raise RuntimeError(f"{self.name} is not ready: {info}")
-                info["spawn_to_ready_s"] = time.perf_counter() - self.started
-                self.info = info
-                return info
-        raise RuntimeError(f"{self.name} not ready after {READY_TIMEOUT_S:g} s")
+        info = wait_ready(self.proc, self.name, READY_TIMEOUT_S)
+        info["spawn_to_ready_s"] = time.perf_counter() - self.started
+        self.info = info
+        return info
 
     def tcp(self) -> str:
         return next(a for a in self.info["authorizer"] if not a.startswith("unix:"))
@@ -1366,14 +1354,7 @@ def main(argv: list[str] | None = None) -> int:
         result = Client(args.measure, settings(args.rounds, args.quick), _log).run()
         (args.measure / "result.json").write_text(json.dumps(result, indent=1))
         return 0
-    g = measure(args.rounds, args.quick, _log)
-    print("\n".join(render_section(g)))
-    print()
-    for t in g["targets"]:
-        print(f"- {t['target']}: {t['measured']} — {'met' if t['met'] else 'NOT met'}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(g, indent=1) + "\n", encoding="utf-8")
-    return 0
+    return print_standalone(measure(args.rounds, args.quick, _log), render_section, args.json)
 
 
 if __name__ == "__main__":

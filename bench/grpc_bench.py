@@ -51,7 +51,6 @@ import gc
 import json
 import math
 import os
-import select
 import shutil
 import signal
 import statistics
@@ -67,6 +66,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from common import print_standalone, wait_ready
 
 from sidecar.api.v1 import authorizer_pb2 as pb
 from sidecar.api.v1 import authorizer_pb2_grpc as pb_grpc
@@ -239,21 +239,7 @@ class ServerProc:
         }
 
     def _ready(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while (left := deadline - time.monotonic()) > 0:
-            readable, _, _ = select.select([self.proc.stdout], [], [], left)
-            if not readable:
-                break
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"{self.kind} server exited ({self.proc.wait(5)}) before it was ready")
-            with contextlib.suppress(ValueError):
-                info: dict[str, Any] = json.loads(line)
-                if not info.get("ready"):
-                    raise RuntimeError(f"{self.kind} server has no active snapshot: {info}")
-                return info
-        raise RuntimeError(f"{self.kind} server not ready after {READY_TIMEOUT_S:g} s")
+        return wait_ready(self.proc, f"{self.kind} server", READY_TIMEOUT_S)
 
     def cpu_s(self) -> float:
         """User + system CPU time of the server process so far (all its threads)."""
@@ -1244,13 +1230,7 @@ def main(argv: list[str] | None = None) -> int:
     import workload
 
     g = measure(workload.DEFAULT_SEED if args.seed is None else args.seed, args.rounds, args.quick, _log)
-    print("\n".join(render_section(g)))
-    print()
-    for t in g["targets"]:
-        print(f"- {t['target']}: {t['measured']} — {'met' if t['met'] else 'NOT met'}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(g, indent=1) + "\n", encoding="utf-8")
-    return 0
+    return print_standalone(g, render_section, args.json)
 
 
 if __name__ == "__main__":

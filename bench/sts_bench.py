@@ -54,6 +54,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from common import print_standalone
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 EXAMPLE = ROOT / "examples" / "snapshot.json"
@@ -925,14 +927,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run_child(settings(args.rounds, args.quick), _log)
         (args.measure / "result.json").write_text(json.dumps(result, indent=1))
         return 0
-    g = measure(args.rounds, args.quick, _log)
-    print("\n".join(render_section(g)))
-    print()
-    for t in g["targets"]:
-        print(f"- {t['target']}: {t['measured']} — {'met' if t['met'] else 'NOT met'}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(g, indent=1) + "\n", encoding="utf-8")
-    return 0
+    return print_standalone(measure(args.rounds, args.quick, _log), render_section, args.json)
 
 
 if __name__ == "__main__":
