@@ -64,13 +64,26 @@ class ResourceEntry:
         self.owns_tags = owns_tags
 
 
-def _own_tags_only(context: Mapping[str, object], known: ResourceEntry) -> Mapping[str, object]:
-    """The request context without a caller's aws:ResourceTag/* for a tag the known resource
-    does not have (API.md: resource keys come from the snapshot when it knows the resource)."""
-    if not any(k.startswith("aws:resourcetag/") for k in context):
+_RESOURCE_KEY_PREFIXES = (
+    "aws:resourcetag/",
+    "aws:resourceaccount",
+    "aws:resourceorgid",
+    "aws:resourceorgpaths",
+)
+
+
+def _snapshot_resource_keys(context: Mapping[str, object], known: ResourceEntry) -> Mapping[str, object]:
+    """The request context without the caller's resource keys the snapshot owns (API.md:
+    resource keys come from the snapshot when it knows the resource): a caller's
+    aws:ResourceAccount / ResourceOrgID / ResourceOrgPaths, and — for a resource the snapshot
+    holds itself — aws:ResourceTag/*, are dropped unless the snapshot supplies the same key
+    (then its value wins anyway). Objects of a known bucket keep the caller's tags: the
+    bucket's tags are not theirs."""
+    prefixes = _RESOURCE_KEY_PREFIXES if known.owns_tags else _RESOURCE_KEY_PREFIXES[1:]
+    if not any(k.startswith(prefixes) for k in context):
         return context
     own = known.context
-    return {k: v for k, v in context.items() if not k.startswith("aws:resourcetag/") or k in own}
+    return {k: v for k, v in context.items() if not k.startswith(prefixes) or k in own}
 
 
 def _is_bucket(arn: str) -> bool:
@@ -498,8 +511,8 @@ class CompiledSnapshot:
         normalised (lower-case keys, tuples for lists)."""
         known = self.resource_entry(resource)
         owner = self.owner_of(entry, resource, known, resource_account)
-        if context and known is not None and known.owns_tags:
-            context = _own_tags_only(context, known)
+        if context and known is not None:
+            context = _snapshot_resource_keys(context, known)
         return self._request(entry, action, resource, owner, known, context, explain), self.policy_sets(
             entry, known, owner, session
         )
@@ -547,8 +560,8 @@ class CompiledSnapshot:
         owner = self.owner_of(entry, resource, known, resource_account)
         sets = self.policy_sets(entry, known, owner, session)
         action_lower = action.lower()
-        if context and known is not None and known.owns_tags:
-            context = _own_tags_only(context, known)
+        if context and known is not None:
+            context = _snapshot_resource_keys(context, known)
         if cache is None or explain:
             if self.indexed and not explain:  # the plain path stays the unabridged reference
                 fast = decide_identity_only(

@@ -446,6 +446,8 @@ class ExtAuthzService(pb_grpc.AuthorizationServicer):
                 _header("x-iam-matched-statement", f"{m.policy_kind.value} {m.policy} #{m.index}")
             )
         ok.headers_to_remove.extend(self.config.credential_headers)
+        if not with_statement:  # never pass on a client's own claim of a matched statement
+            ok.headers_to_remove.append("x-iam-matched-statement")
         if not with_statement:
             if len(self._ok_cache) >= 4096:
                 self._ok_cache = {}

@@ -146,6 +146,9 @@ def derive_secret(key: StsKey, access_key_id: str, subkey: bytes | None = None) 
     return base64.b64encode(digest).decode()[:40]
 
 
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
 def _invalid() -> StsError:
     return StsError(INVALID_CLIENT_TOKEN_ID, "The security token included in the request is invalid.")
 
@@ -185,6 +188,8 @@ class TokenCodec:
         if hit is not None:
             return hit
         try:
+            if not _TOKEN_CHARS.issuperset(token):  # one spelling per token: no ignored characters
+                raise ValueError("not base64url")
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError):
             raise _invalid() from None

@@ -420,7 +420,7 @@ def test_an_allow_names_the_caller_and_removes_credential_headers(sc: RunningSid
     resp = check(sc.authz_tcp, check_request("GET", "/tables/payments-ledger/items/1", as_principal(BOB)))
     assert resp.status.code == code_pb2.OK
     assert ok_headers(resp) == {"x-iam-principal": BOB, "x-iam-snapshot-version": "1"}
-    assert list(resp.ok_response.headers_to_remove) == CREDENTIAL_HEADERS
+    assert list(resp.ok_response.headers_to_remove) == [*CREDENTIAL_HEADERS, "x-iam-matched-statement"]
 
 
 def test_a_deny_is_403_with_a_json_body(sc: RunningSidecar) -> None:
@@ -642,6 +642,7 @@ def test_custom_credential_header_names(tmp_path: Path) -> None:
             "x-key-secret",
             "x-key-token",
             TRUSTED_HEADER,
+            "x-iam-matched-statement",
         ]
         # The default names mean nothing now: anonymous.
         default = {"x-iam-access-key-id": ALICE_KEY, "x-iam-secret-access-key": ALICE_SECRET}
@@ -686,7 +687,7 @@ def test_unmatched_allow_lets_unmapped_requests_through(tmp_path: Path) -> None:
         resp = check(sc.authz_tcp, check_request("GET", "/static/app.js", as_principal(ALICE)))
         assert resp.status.code == code_pb2.OK
         assert ok_headers(resp) == {"x-iam-principal": "anonymous", "x-iam-snapshot-version": "1"}
-        assert list(resp.ok_response.headers_to_remove) == CREDENTIAL_HEADERS
+        assert list(resp.ok_response.headers_to_remove) == [*CREDENTIAL_HEADERS, "x-iam-matched-statement"]
         # A mapped route is still decided.
         assert decide(sc, "DELETE", "/buckets/example-logs/objects/a", as_principal(ALICE)) == "ImplicitDeny"
 
