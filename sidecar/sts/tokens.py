@@ -22,6 +22,7 @@ import binascii
 import hashlib
 import hmac
 import os
+import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -146,7 +147,7 @@ def derive_secret(key: StsKey, access_key_id: str, subkey: bytes | None = None) 
     return base64.b64encode(digest).decode()[:40]
 
 
-_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _invalid() -> StsError:
@@ -188,7 +189,7 @@ class TokenCodec:
         if hit is not None:
             return hit
         try:
-            if not _TOKEN_CHARS.issuperset(token):  # one spelling per token: no ignored characters
+            if _TOKEN_CHARS.fullmatch(token) is None:  # one spelling per token: no ignored characters
                 raise ValueError("not base64url")
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError):
