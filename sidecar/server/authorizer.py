@@ -199,6 +199,10 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
             return await handler(request, context)
         except RequestError as err:
             code, result = err.code.name, err.reason
+            # Recorded before the status goes out: a client that scrapes right after its error
+            # must find the call counted.
+            self._record_rpc(rpc, code, result, started)
+            code = ""
             await err.abort(context)
             raise  # unreachable: abort raises
         except asyncio.CancelledError:
@@ -208,11 +212,15 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
             code = result = "UNKNOWN"
             raise
         finally:
-            metrics = self.metrics
-            if metrics is not None:
-                metrics.rpc(rpc, code, perf_counter() - started)
-                if rpc == "AssumeRole":
-                    metrics.assume_role.inc((result,))
+            if code:
+                self._record_rpc(rpc, code, result, started)
+
+    def _record_rpc(self, rpc: str, code: str, result: str, started: float) -> None:
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.rpc(rpc, code, perf_counter() - started)
+            if rpc == "AssumeRole":
+                metrics.assume_role.inc((result,))
 
     async def Authorize(self, request: pb.AuthorizeRequest, context: Context) -> pb.AuthorizeResponse:
         return await self._rpc("Authorize", context, self._authorize, request)
