@@ -20,7 +20,7 @@ from ..api.v1 import authorizer_pb2_grpc as pb_grpc
 from ..engine.cache import DecisionCache
 from ..engine.compile import CompiledSnapshot
 from ..engine.decision import Decision, DecisionKind, fail_closed
-from ..engine.principal import PrincipalKind
+from ..engine.principal import PrincipalError, PrincipalKind
 from ..store import Activation, SnapshotStore
 from ..sts import AssumeRoleParams, Authenticated, Keyset, Sts, StsError, TokenCodec
 from . import errors as E
@@ -136,9 +136,10 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
         """The requester of a call: a trusted ARN, a long-term key, or a session (StsError
         for credentials that do not authenticate)."""
         if credentials is None:
-            entry = resolve(compiled, arn, f"{prefix}caller.principal_arn")
-            user = compiled.users_by_arn.get(arn) if entry.principal.kind is PrincipalKind.USER else None
-            return Authenticated(entry, user=user)
+            try:
+                return self.sts.authenticate_arn(compiled, arn)
+            except PrincipalError as exc:
+                raise E.invalid(f"{prefix}caller.principal_arn", str(exc)) from None
         return self.sts.authenticate_keys(compiled, *credentials)
 
     def question(self, parsed: Parsed, compiled: CompiledSnapshot, prefix: str) -> Question:
@@ -245,7 +246,8 @@ class AuthorizerService(pb_grpc.AuthorizerServicer):
         t0 = perf_counter()
         decision = self.decide(activation, q)
         seconds = perf_counter() - t0
-        self._observe("Authorize", activation, [(q, decision, seconds)], context)
+        if self.metrics is not None or self.decision_log is not None:
+            self._observe("Authorize", activation, [(q, decision, seconds)], context)
         return response(decision, activation.version, q.explain)
 
     def _observe(

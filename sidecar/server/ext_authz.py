@@ -31,11 +31,12 @@ from ..api.envoy.config.core.v3 import core_min_pb2 as core
 from ..api.envoy.service.auth.v3 import ext_authz_min_pb2 as pb
 from ..api.envoy.service.auth.v3 import ext_authz_min_pb2_grpc as pb_grpc
 from ..engine.compile import CompiledSnapshot
-from ..engine.decision import Decision, DecisionKind, fail_closed
+from ..engine.decision import Decision, DecisionKind
 from ..engine.principal import PrincipalError
 from ..store import SnapshotStore
 from ..sts import Sts, StsError
 from .authorizer import AuthorizerService
+from .convert import Question
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -319,21 +320,10 @@ class ExtAuthzService(pb_grpc.AuthorizationServicer):
         except _Refusal as r:
             return self._denied(r.http, r.grpc_code, r.kind, r.reason, request_id)
         ctx = self._context(attrs, headers, params, extra)
+        resource = route.resource_for(params)
+        question = Question(entry, route.action, resource, None, ctx, False, session, session_key)
         t0 = perf_counter()
-        try:
-            decision = compiled.authorize(
-                entry,
-                route.action,
-                route.resource_for(params),
-                context=ctx,
-                now=time.time(),
-                session=session,
-                session_key=session_key,
-                cache=self.authorizer.cache,
-                scope=activation.id,
-            )
-        except Exception as exc:  # fail closed
-            decision = fail_closed(f"{type(exc).__name__}: {exc}")
+        decision = self.authorizer.decide(activation, question)  # fails closed, as Authorize does
         seconds = perf_counter() - t0
         metrics = self.authorizer.metrics
         if metrics is not None:
@@ -342,7 +332,7 @@ class ExtAuthzService(pb_grpc.AuthorizationServicer):
         if log is not None:
             principal = entry.principal.arn or "anonymous"
             log.record("Check", request_id, activation.version, principal, route.action,
-                       route.resource_for(params), ctx, decision, seconds)  # fmt: skip
+                       resource, ctx, decision, seconds)  # fmt: skip
         if decision.error is not None:
             return self._error(decision.reason, request_id)
         if decision.kind is not DecisionKind.ALLOW:

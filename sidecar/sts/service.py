@@ -30,7 +30,7 @@ from ..engine.compile import CompiledSnapshot, PrincipalEntry
 from ..engine.decision import DecisionKind
 from ..engine.evaluate import evaluate
 from ..engine.policyset import PolicyGroup
-from ..engine.principal import PrincipalError, PrincipalKind
+from ..engine.principal import PrincipalKind
 from ..policy import PolicyKind, PolicyValidationError, parse_policy
 from ..snapshot.model import User
 from .errors import (
@@ -462,7 +462,3 @@ def not_authorized(caller_arn: str, action: str, role_arn: str, field: str) -> S
         f"User: {caller_arn} is not authorized to perform: {action} on resource: {role_arn}",
         field,
     )
-
-
-def principal_arn_error(exc: PrincipalError) -> StsError:
-    return StsError(VALIDATION_ERROR, str(exc), "caller.principal_arn")
